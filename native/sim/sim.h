@@ -163,7 +163,8 @@ CUresult check_context(CUcontext handle, Context** out);
 // after its device work has drained: each releases what it owns for `ctx`.
 void memory_release_context(Context* ctx);    // memory.cc
 void modules_release_context(Context* ctx);   // module.cc
-void streams_release_context(Context* ctx);   // stream.cc (streams and events)
+void streams_release_context(Context* ctx);   // stream.cc
+void events_release_context(Context* ctx);    // event.cc
 
 // ---- streams (stream.cc) -----------------------------------------------------
 
@@ -183,10 +184,8 @@ extern HandleRegistry<Stream> g_streams;
 //   NULL          -> legacy default stream, or the per-thread default stream
 //                    when `per_thread_api` (the _ptsz/_ptds entry points);
 //   CU_STREAM_LEGACY / CU_STREAM_PER_THREAD -> those streams;
-//   otherwise a live stream of any context on `ctx`'s device, else
-//   CUDA_ERROR_INVALID_HANDLE (CUDA_ERROR_INVALID_CONTEXT if its context is not
-//   `ctx`'s... the driver accepts streams of other contexts for most calls, so
-//   we accept them too).
+//   otherwise a live stream (of any context: its work runs on its own
+//   context's device), else CUDA_ERROR_INVALID_HANDLE.
 CUresult resolve_stream(Context* ctx, CUstream handle, bool per_thread_api, Stream** out);
 
 // Queues device work on `stream`. Returns its sequence number.
