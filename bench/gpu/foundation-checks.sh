@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Builds the native tree on a machine with a real NVIDIA GPU and runs the
+# foundation's ctest programs twice from the same sources: against the real
+# driver (sim_only tests excluded) and against the simulated driver. A check
+# that passes on the sim and fails on the GPU is a sim bug.
+#
+# Usage: bench/gpu/foundation-checks.sh [OUTDIR]   (default: bench/results/gpu)
+# Needs: cmake, a C++17 compiler, python3, cuda.h; nvidia-smi and libcuda.so.1
+# for the real-driver half.
+set -u
+root=$(cd "$(dirname "$0")/../.." && pwd)
+out=${1:-${OUT:-$root/bench/results/gpu}}
+mkdir -p "$out"
+log=$out/foundation-checks.log
+exec > >(tee "$log") 2>&1
+
+echo "== machine"
+date -u
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 || echo "no nvidia-smi"
+(command -v nvcc >/dev/null && nvcc --version | tail -n 2) || echo "no nvcc"
+cmake --version | head -n 1
+jobs=$(nproc)
+
+build() {  # build DIR extra-cmake-args...
+  local dir=$1; shift
+  cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=Release "$@" >"$dir.configure.log" 2>&1 &&
+    cmake --build "$dir" -j "$jobs" >"$dir.build.log" 2>&1
+}
+
+status=0
+echo "== real driver"
+if build "$root/build/gpu-real" -DGPUPOOL_TEST_REAL_DRIVER=ON; then
+  ctest --test-dir "$root/build/gpu-real" -V --timeout 180 -LE sim_only > "$out/ctest-real-driver.log" 2>&1
+  real_rc=$?
+  grep -E "checks,|Test +#|tests passed|FAILED|->" "$out/ctest-real-driver.log" | grep -v "^ *$" | tail -n 200
+  echo "real driver ctest exit: $real_rc"
+  [ $real_rc -eq 0 ] || status=1
+else
+  echo "build failed:"; tail -n 40 "$root/build/gpu-real.configure.log" "$root/build/gpu-real.build.log"; status=1
+fi
+
+echo "== simulated driver (same sources, same machine)"
+if build "$root/build/gpu-sim"; then
+  ctest --test-dir "$root/build/gpu-sim" --timeout 180 > "$out/ctest-sim.log" 2>&1
+  sim_rc=$?
+  tail -n 30 "$out/ctest-sim.log"
+  echo "sim ctest exit: $sim_rc"
+  [ $sim_rc -eq 0 ] || status=1
+else
+  echo "build failed:"; tail -n 40 "$root/build/gpu-sim.build.log"; status=1
+fi
+exit $status
