@@ -1,0 +1,178 @@
+// cuGetErrorName / cuGetErrorString: every CUresult that cuda.h 13.0 defines
+// has its enum name and a description; unknown codes are rejected.
+#include "driver_test.h"
+
+namespace {
+
+struct Code {
+  CUresult value;
+  const char* name;
+};
+
+#define CODE(x) {x, #x},
+const Code kCodes[] = {
+    CODE(CUDA_SUCCESS)
+    CODE(CUDA_ERROR_INVALID_VALUE)
+    CODE(CUDA_ERROR_OUT_OF_MEMORY)
+    CODE(CUDA_ERROR_NOT_INITIALIZED)
+    CODE(CUDA_ERROR_DEINITIALIZED)
+    CODE(CUDA_ERROR_PROFILER_DISABLED)
+    CODE(CUDA_ERROR_PROFILER_NOT_INITIALIZED)
+    CODE(CUDA_ERROR_PROFILER_ALREADY_STARTED)
+    CODE(CUDA_ERROR_PROFILER_ALREADY_STOPPED)
+    CODE(CUDA_ERROR_STUB_LIBRARY)
+    CODE(CUDA_ERROR_CALL_REQUIRES_NEWER_DRIVER)
+    CODE(CUDA_ERROR_DEVICE_UNAVAILABLE)
+    CODE(CUDA_ERROR_NO_DEVICE)
+    CODE(CUDA_ERROR_INVALID_DEVICE)
+    CODE(CUDA_ERROR_DEVICE_NOT_LICENSED)
+    CODE(CUDA_ERROR_INVALID_IMAGE)
+    CODE(CUDA_ERROR_INVALID_CONTEXT)
+    CODE(CUDA_ERROR_CONTEXT_ALREADY_CURRENT)
+    CODE(CUDA_ERROR_MAP_FAILED)
+    CODE(CUDA_ERROR_UNMAP_FAILED)
+    CODE(CUDA_ERROR_ARRAY_IS_MAPPED)
+    CODE(CUDA_ERROR_ALREADY_MAPPED)
+    CODE(CUDA_ERROR_NO_BINARY_FOR_GPU)
+    CODE(CUDA_ERROR_ALREADY_ACQUIRED)
+    CODE(CUDA_ERROR_NOT_MAPPED)
+    CODE(CUDA_ERROR_NOT_MAPPED_AS_ARRAY)
+    CODE(CUDA_ERROR_NOT_MAPPED_AS_POINTER)
+    CODE(CUDA_ERROR_ECC_UNCORRECTABLE)
+    CODE(CUDA_ERROR_UNSUPPORTED_LIMIT)
+    CODE(CUDA_ERROR_CONTEXT_ALREADY_IN_USE)
+    CODE(CUDA_ERROR_PEER_ACCESS_UNSUPPORTED)
+    CODE(CUDA_ERROR_INVALID_PTX)
+    CODE(CUDA_ERROR_INVALID_GRAPHICS_CONTEXT)
+    CODE(CUDA_ERROR_NVLINK_UNCORRECTABLE)
+    CODE(CUDA_ERROR_JIT_COMPILER_NOT_FOUND)
+    CODE(CUDA_ERROR_UNSUPPORTED_PTX_VERSION)
+    CODE(CUDA_ERROR_JIT_COMPILATION_DISABLED)
+    CODE(CUDA_ERROR_UNSUPPORTED_EXEC_AFFINITY)
+    CODE(CUDA_ERROR_UNSUPPORTED_DEVSIDE_SYNC)
+    CODE(CUDA_ERROR_CONTAINED)
+    CODE(CUDA_ERROR_INVALID_SOURCE)
+    CODE(CUDA_ERROR_FILE_NOT_FOUND)
+    CODE(CUDA_ERROR_SHARED_OBJECT_SYMBOL_NOT_FOUND)
+    CODE(CUDA_ERROR_SHARED_OBJECT_INIT_FAILED)
+    CODE(CUDA_ERROR_OPERATING_SYSTEM)
+    CODE(CUDA_ERROR_INVALID_HANDLE)
+    CODE(CUDA_ERROR_ILLEGAL_STATE)
+    CODE(CUDA_ERROR_LOSSY_QUERY)
+    CODE(CUDA_ERROR_NOT_FOUND)
+    CODE(CUDA_ERROR_NOT_READY)
+    CODE(CUDA_ERROR_ILLEGAL_ADDRESS)
+    CODE(CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES)
+    CODE(CUDA_ERROR_LAUNCH_TIMEOUT)
+    CODE(CUDA_ERROR_LAUNCH_INCOMPATIBLE_TEXTURING)
+    CODE(CUDA_ERROR_PEER_ACCESS_ALREADY_ENABLED)
+    CODE(CUDA_ERROR_PEER_ACCESS_NOT_ENABLED)
+    CODE(CUDA_ERROR_PRIMARY_CONTEXT_ACTIVE)
+    CODE(CUDA_ERROR_CONTEXT_IS_DESTROYED)
+    CODE(CUDA_ERROR_ASSERT)
+    CODE(CUDA_ERROR_TOO_MANY_PEERS)
+    CODE(CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED)
+    CODE(CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED)
+    CODE(CUDA_ERROR_HARDWARE_STACK_ERROR)
+    CODE(CUDA_ERROR_ILLEGAL_INSTRUCTION)
+    CODE(CUDA_ERROR_MISALIGNED_ADDRESS)
+    CODE(CUDA_ERROR_INVALID_ADDRESS_SPACE)
+    CODE(CUDA_ERROR_INVALID_PC)
+    CODE(CUDA_ERROR_LAUNCH_FAILED)
+    CODE(CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE)
+    CODE(CUDA_ERROR_TENSOR_MEMORY_LEAK)
+    CODE(CUDA_ERROR_NOT_PERMITTED)
+    CODE(CUDA_ERROR_NOT_SUPPORTED)
+    CODE(CUDA_ERROR_SYSTEM_NOT_READY)
+    CODE(CUDA_ERROR_SYSTEM_DRIVER_MISMATCH)
+    CODE(CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE)
+    CODE(CUDA_ERROR_MPS_CONNECTION_FAILED)
+    CODE(CUDA_ERROR_MPS_RPC_FAILURE)
+    CODE(CUDA_ERROR_MPS_SERVER_NOT_READY)
+    CODE(CUDA_ERROR_MPS_MAX_CLIENTS_REACHED)
+    CODE(CUDA_ERROR_MPS_MAX_CONNECTIONS_REACHED)
+    CODE(CUDA_ERROR_MPS_CLIENT_TERMINATED)
+    CODE(CUDA_ERROR_CDP_NOT_SUPPORTED)
+    CODE(CUDA_ERROR_CDP_VERSION_MISMATCH)
+    CODE(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED)
+    CODE(CUDA_ERROR_STREAM_CAPTURE_INVALIDATED)
+    CODE(CUDA_ERROR_STREAM_CAPTURE_MERGE)
+    CODE(CUDA_ERROR_STREAM_CAPTURE_UNMATCHED)
+    CODE(CUDA_ERROR_STREAM_CAPTURE_UNJOINED)
+    CODE(CUDA_ERROR_STREAM_CAPTURE_ISOLATION)
+    CODE(CUDA_ERROR_STREAM_CAPTURE_IMPLICIT)
+    CODE(CUDA_ERROR_CAPTURED_EVENT)
+    CODE(CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD)
+    CODE(CUDA_ERROR_TIMEOUT)
+    CODE(CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE)
+    CODE(CUDA_ERROR_EXTERNAL_DEVICE)
+    CODE(CUDA_ERROR_INVALID_CLUSTER_SIZE)
+    CODE(CUDA_ERROR_FUNCTION_NOT_LOADED)
+    CODE(CUDA_ERROR_INVALID_RESOURCE_TYPE)
+    CODE(CUDA_ERROR_INVALID_RESOURCE_CONFIGURATION)
+    CODE(CUDA_ERROR_KEY_ROTATION)
+    CODE(CUDA_ERROR_UNKNOWN)
+};
+#undef CODE
+
+// The short descriptions the driver gives (the same strings cudart prints).
+const Code kStrings[] = {
+    {CUDA_SUCCESS, "no error"},
+    {CUDA_ERROR_INVALID_VALUE, "invalid argument"},
+    {CUDA_ERROR_OUT_OF_MEMORY, "out of memory"},
+    {CUDA_ERROR_NOT_INITIALIZED, "initialization error"},
+    {CUDA_ERROR_NO_DEVICE, "no CUDA-capable device is detected"},
+    {CUDA_ERROR_INVALID_DEVICE, "invalid device ordinal"},
+    {CUDA_ERROR_INVALID_CONTEXT, "invalid device context"},
+    {CUDA_ERROR_INVALID_PTX, "a PTX JIT compilation failed"},
+    {CUDA_ERROR_INVALID_HANDLE, "invalid resource handle"},
+    {CUDA_ERROR_NOT_FOUND, "named symbol not found"},
+    {CUDA_ERROR_NOT_READY, "device not ready"},
+    {CUDA_ERROR_ILLEGAL_ADDRESS, "an illegal memory access was encountered"},
+    {CUDA_ERROR_NOT_SUPPORTED, "operation not supported"},
+    {CUDA_ERROR_UNKNOWN, "unknown error"},
+};
+
+void check_known() {
+  dt::section("names and descriptions of every CUresult");
+  for (const Code& c : kCodes) {
+    const char* s = nullptr;
+    if (CHECK_CU(cuGetErrorName(c.value, &s), CUDA_SUCCESS))
+      CHECK_MSG(s != nullptr && std::strcmp(s, c.name) == 0,
+                std::string(c.name) + " named " + dt::repr(s));
+    s = nullptr;
+    if (CHECK_CU(cuGetErrorString(c.value, &s), CUDA_SUCCESS))
+      CHECK_MSG(s != nullptr && *s != 0, std::string(c.name) + " has no description");
+  }
+  for (const Code& c : kStrings) {
+    const char* s = nullptr;
+    CHECK_CU(cuGetErrorString(c.value, &s), CUDA_SUCCESS);
+    CHECK_MSG(s != nullptr && std::strcmp(s, c.name) == 0,
+              "description of " + std::to_string(c.value) + ": " + dt::repr(s));
+  }
+}
+
+void check_unknown() {
+  dt::section("unknown codes");
+  // "If the error code is not recognized, CUDA_ERROR_INVALID_VALUE will be
+  // returned and *pStr will be set to the NULL address."
+  for (int v : {99, 998, 1000, 12345, -1}) {
+    const char* s = "sentinel";
+    CHECK_CU(cuGetErrorName(static_cast<CUresult>(v), &s), CUDA_ERROR_INVALID_VALUE);
+    CHECK_MSG(s == nullptr, "name of " + std::to_string(v) + " set to " + dt::repr(s));
+    s = "sentinel";
+    CHECK_CU(cuGetErrorString(static_cast<CUresult>(v), &s), CUDA_ERROR_INVALID_VALUE);
+    CHECK_MSG(s == nullptr, "description of " + std::to_string(v) + " set to " + dt::repr(s));
+  }
+}
+
+}  // namespace
+
+int main() {
+  // Both work whether or not the driver is initialised; check after cuInit
+  // here (test_init_version checks one lookup before it).
+  REQUIRE_CU(cuInit(0), CUDA_SUCCESS);
+  check_known();
+  check_unknown();
+  return dt::finish();
+}
