@@ -281,6 +281,29 @@ void check_managed() {
   CHECK_CU(cuMemAllocManaged(&p, 0, CU_MEM_ATTACH_GLOBAL), CUDA_ERROR_INVALID_VALUE);
 }
 
+void check_stream_ordered() {
+  dt::section("cuMemAllocAsync / cuMemFreeAsync");
+  const size_t n = kMiB / 4;
+  CUstream s = nullptr;
+  REQUIRE_CU(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING), CUDA_SUCCESS);
+  std::vector<uint32_t> host(n, 0);
+  CUdeviceptr p = 0;
+  CHECK_CU(cuMemAllocAsync(&p, n * 4, s), CUDA_SUCCESS);
+  CHECK(p != 0);
+  CHECK_CU(cuMemsetD32Async(p, 0xfeedu, n, s), CUDA_SUCCESS);
+  CHECK_CU(cuMemcpyDtoHAsync(host.data(), p, n * 4, s), CUDA_SUCCESS);
+  CHECK_CU(cuMemFreeAsync(p, s), CUDA_SUCCESS);
+  CHECK_CU(cuStreamSynchronize(s), CUDA_SUCCESS);
+  CHECK(host[0] == 0xfeedu && host[n - 1] == 0xfeedu);
+  // The legacy default stream.
+  CHECK_CU(cuMemAllocAsync(&p, 4096, nullptr), CUDA_SUCCESS);
+  CHECK_CU(cuMemsetD8Async(p, 1, 4096, nullptr), CUDA_SUCCESS);
+  CHECK_CU(cuMemFreeAsync(p, nullptr), CUDA_SUCCESS);
+  CHECK_CU(cuStreamSynchronize(nullptr), CUDA_SUCCESS);
+  CHECK_CU(cuMemAllocAsync(nullptr, 4096, s), CUDA_ERROR_INVALID_VALUE);
+  CHECK_CU(cuStreamDestroy(s), CUDA_SUCCESS);
+}
+
 }  // namespace
 
 int main() {
@@ -293,6 +316,7 @@ int main() {
   check_host_alloc(ctx);
   check_host_register();
   check_managed();
+  check_stream_ordered();
   check_bad_frees();
   dt::release_primary(dev);
   return dt::finish();

@@ -2,6 +2,8 @@
 // data), completion queries while a spin kernel keeps the device busy,
 // cross-stream waits, the legacy and per-thread default streams, and event
 // timing. Only orderings the driver guarantees are asserted, never concurrency.
+#include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -306,6 +308,42 @@ void check_timing(const Kernels& k) {
   CHECK_CU(cuStreamDestroy(s), CUDA_SUCCESS);
 }
 
+void CUDA_CB mark_done(void* user) {
+  static_cast<std::atomic<int>*>(user)->fetch_add(1);
+}
+
+void CUDA_CB sleep_150ms(void* user) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  static_cast<std::atomic<int>*>(user)->fetch_add(1);
+}
+
+void check_host_func(const Kernels& k) {
+  dt::section("cuLaunchHostFunc");
+  CUstream s = nullptr;
+  REQUIRE_CU(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING), CUDA_SUCCESS);
+  std::atomic<int> calls{0};
+  // "The function will be called after currently enqueued work..."
+  CHECK_CU(dt::launch_spin(k.spin, s, 150), CUDA_SUCCESS);
+  CHECK_CU(cuLaunchHostFunc(s, mark_done, &calls), CUDA_SUCCESS);
+  CHECK_EQ(calls.load(), 0);
+  CHECK_CU(cuStreamSynchronize(s), CUDA_SUCCESS);
+  CHECK_EQ(calls.load(), 1);
+  // "...and will block work added after it."
+  CUevent e = nullptr;
+  REQUIRE_CU(cuEventCreate(&e, CU_EVENT_DISABLE_TIMING), CUDA_SUCCESS);
+  CHECK_CU(cuLaunchHostFunc(s, sleep_150ms, &calls), CUDA_SUCCESS);
+  CHECK_CU(cuEventRecord(e, s), CUDA_SUCCESS);
+  CHECK_CU(cuEventQuery(e), CUDA_ERROR_NOT_READY);
+  CHECK_CU(cuEventSynchronize(e), CUDA_SUCCESS);
+  CHECK_EQ(calls.load(), 2);
+  // On the legacy stream too.
+  CHECK_CU(cuLaunchHostFunc(nullptr, mark_done, &calls), CUDA_SUCCESS);
+  CHECK_CU(cuStreamSynchronize(nullptr), CUDA_SUCCESS);
+  CHECK_EQ(calls.load(), 3);
+  CHECK_CU(cuEventDestroy(e), CUDA_SUCCESS);
+  CHECK_CU(cuStreamDestroy(s), CUDA_SUCCESS);
+}
+
 void check_null_handles() {
   dt::section("NULL event handles");
   CUstream s = nullptr;
@@ -337,6 +375,7 @@ int main() {
   check_wait_event(k);
   check_default_streams(k);
   check_timing(k);
+  check_host_func(k);
   check_null_handles();
 
   CHECK_CU(cuCtxSynchronize(), CUDA_SUCCESS);
