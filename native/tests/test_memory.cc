@@ -54,7 +54,7 @@ void check_alloc_free(CUdevice dev) {
 }
 
 void check_bad_frees() {
-  dt::section("frees of pointers that are not allocations");
+  dt::section("frees of pointers that are not allocations [destroyed handle: double free]");
   CUdeviceptr p = 0;
   REQUIRE_CU(cuMemAlloc(&p, kMiB), CUDA_SUCCESS);
   // Only the base address returned by the allocator may be freed.
