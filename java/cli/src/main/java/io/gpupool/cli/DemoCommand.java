@@ -26,7 +26,7 @@ final class DemoCommand implements Callable<Integer> {
   @Option(
       names = "--kernels",
       paramLabel = "DIR",
-      description = "Directory of the kernels' PTX (default: <gpupool home>/lib/kernels).")
+      description = "Directory of the kernels' PTX (default: $GPUPOOL_KERNELS_DIR, else <gpupool home>/lib/kernels).")
   Path kernels;
 
   @Override

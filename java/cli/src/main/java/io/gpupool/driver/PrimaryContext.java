@@ -44,7 +44,7 @@ public final class PrimaryContext implements AutoCloseable {
       return;
     }
     released = true;
-    cuCtxSetCurrent(null);
+    cuCtxSetCurrent(new CUcontext());
     Cuda.check("cuDevicePrimaryCtxRelease", cuDevicePrimaryCtxRelease(device));
   }
 }

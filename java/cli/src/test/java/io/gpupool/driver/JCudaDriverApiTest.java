@@ -40,13 +40,15 @@ import jcuda.driver.CUresult;
 import jcuda.driver.JCudaDriver;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * The driver API as JCuda calls it, against the driver on LD_LIBRARY_PATH (the simulated
- * one under Maven: GPUPOOL_SIM_DEVICES=2, GPUPOOL_SIM_MEMORY=4GiB, GPUPOOL_SIM_NAME set in
- * java/cli/pom.xml). Raw CUresult values are asserted, so the test sees exactly what the
- * driver returns.
+ * The driver API as JCuda calls it, against the driver on LD_LIBRARY_PATH: the simulated
+ * one by default (GPUPOOL_SIM_DEVICES=2, GPUPOOL_SIM_MEMORY=4GiB, GPUPOOL_SIM_NAME set in
+ * java/cli/pom.xml), a real one with -Preal-driver, which excludes the tests tagged
+ * sim_only. Raw CUresult values are asserted, so the test sees exactly what the driver
+ * returns.
  */
 class JCudaDriverApiTest {
   private static CUdevice device;
@@ -67,28 +69,27 @@ class JCudaDriverApiTest {
   @AfterAll
   static void releasePrimaryContext() {
     if (context != null) {
-      assertEquals(CUresult.CUDA_SUCCESS, cuCtxSetCurrent(null));
+      assertEquals(CUresult.CUDA_SUCCESS, cuCtxSetCurrent(new CUcontext()));
       assertEquals(CUresult.CUDA_SUCCESS, cuDevicePrimaryCtxRelease(device));
     }
   }
 
   @Test
-  void devicesComeFromTheEnvironment() {
-    int[] count = new int[1];
-    assertEquals(CUresult.CUDA_SUCCESS, cuDeviceGetCount(count));
-    assertEquals(2, count[0]);
+  void devicesAreEnumerated() {
+    int count = deviceCount();
+    assertTrue(count >= 1, "no device");
 
-    for (int ordinal = 0; ordinal < count[0]; ordinal++) {
+    for (int ordinal = 0; ordinal < count; ordinal++) {
       CUdevice d = new CUdevice();
       assertEquals(CUresult.CUDA_SUCCESS, cuDeviceGet(d, ordinal));
 
       byte[] name = new byte[256];
       assertEquals(CUresult.CUDA_SUCCESS, cuDeviceGetName(name, name.length, d));
-      assertEquals("gpupool test GPU", cString(name));
+      assertTrue(!cString(name).isEmpty(), "empty device name");
 
       long[] total = new long[1];
       assertEquals(CUresult.CUDA_SUCCESS, cuDeviceTotalMem(total, d));
-      assertEquals(4L << 30, total[0]);
+      assertTrue(total[0] > 0);
 
       assertTrue(attribute(d, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR) > 0);
       assertTrue(attribute(d, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR) >= 0);
@@ -97,7 +98,24 @@ class JCudaDriverApiTest {
     }
 
     CUdevice beyond = new CUdevice();
-    assertEquals(CUresult.CUDA_ERROR_INVALID_DEVICE, cuDeviceGet(beyond, count[0]));
+    assertEquals(CUresult.CUDA_ERROR_INVALID_DEVICE, cuDeviceGet(beyond, count));
+  }
+
+  /** What java/cli/pom.xml configures the simulated driver with. */
+  @Test
+  @Tag("sim_only")
+  void devicesComeFromTheSimulatorsEnvironment() {
+    assertEquals(2, deviceCount());
+    for (int ordinal = 0; ordinal < 2; ordinal++) {
+      CUdevice d = new CUdevice();
+      assertEquals(CUresult.CUDA_SUCCESS, cuDeviceGet(d, ordinal));
+      byte[] name = new byte[256];
+      assertEquals(CUresult.CUDA_SUCCESS, cuDeviceGetName(name, name.length, d));
+      assertEquals("gpupool test GPU", cString(name));
+      long[] total = new long[1];
+      assertEquals(CUresult.CUDA_SUCCESS, cuDeviceTotalMem(total, d));
+      assertEquals(4L << 30, total[0]);
+    }
   }
 
   @Test
@@ -208,18 +226,25 @@ class JCudaDriverApiTest {
 
   @Test
   void propertiesThroughTheWrapper() {
+    int count = Cuda.deviceCount();
     DeviceProperties zero = Cuda.properties(0);
-    DeviceProperties one = Cuda.properties(1);
     assertEquals(0, zero.ordinal());
-    assertEquals("gpupool test GPU", zero.name());
     assertEquals(16, zero.uuid().length);
     assertTrue(zero.uuidString().matches("GPU-[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}"),
         zero.uuidString());
-    assertTrue(!Arrays.equals(zero.uuid(), one.uuid()), "devices must have distinct UUIDs");
-    assertEquals(4L << 30, one.totalMemoryBytes());
-    CudaException e = assertThrows(CudaException.class, () -> Cuda.properties(2));
+    if (count > 1) {
+      assertTrue(!Arrays.equals(zero.uuid(), Cuda.properties(1).uuid()),
+          "devices must have distinct UUIDs");
+    }
+    CudaException e = assertThrows(CudaException.class, () -> Cuda.properties(count));
     assertEquals("cuDeviceGet", e.call());
     assertEquals(CUresult.CUDA_ERROR_INVALID_DEVICE, e.result());
+  }
+
+  private static int deviceCount() {
+    int[] count = new int[1];
+    assertEquals(CUresult.CUDA_SUCCESS, cuDeviceGetCount(count));
+    return count[0];
   }
 
   private static int attribute(CUdevice d, int attribute) {

@@ -15,7 +15,7 @@ public final class SimulatedDriver {
 
   public static void requireBuilt() {
     String dir = System.getProperty("gpupool.test.libcuda.dir");
-    if (dir != null && !Files.exists(Path.of(dir, "libcuda.so.1"))) {
+    if (dir != null && !dir.isEmpty() && !Files.exists(Path.of(dir, "libcuda.so.1"))) {
       fail(dir + "/libcuda.so.1 is missing: build the native module first (mvn -B verify, or"
           + " mvn -pl native compile)");
     }
