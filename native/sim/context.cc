@@ -269,7 +269,9 @@ SIM_API CUresult cuDevicePrimaryCtxRetain(CUcontext* pctx, CUdevice dev) {
   if (d == nullptr) return CUDA_ERROR_INVALID_DEVICE;
   std::lock_guard<std::mutex> lock(g_primary_mutex);
   Context* ctx = d->primary;
-  if (ctx->primary_refs.fetch_add(1) == 0 && !ctx->active.load()) init_state(ctx, ctx->flags);
+  ctx->primary_refs.fetch_add(1);
+  // Inactive: never retained, released to zero, or reset since.
+  if (!ctx->active.load()) init_state(ctx, ctx->flags);
   *pctx = reinterpret_cast<CUcontext>(ctx);
   return CUDA_SUCCESS;
 }
@@ -281,7 +283,7 @@ SIM_API CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev) {
   std::lock_guard<std::mutex> lock(g_primary_mutex);
   Context* ctx = d->primary;
   if (ctx->primary_refs.load() <= 0) return CUDA_ERROR_INVALID_CONTEXT;
-  if (ctx->primary_refs.fetch_sub(1) == 1) teardown(ctx);
+  if (ctx->primary_refs.fetch_sub(1) == 1 && ctx->active.load()) teardown(ctx);
   return CUDA_SUCCESS;
 }
 
@@ -291,8 +293,8 @@ SIM_API CUresult cuDevicePrimaryCtxReset_v2(CUdevice dev) {
   if (d == nullptr) return CUDA_ERROR_INVALID_DEVICE;
   std::lock_guard<std::mutex> lock(g_primary_mutex);
   Context* ctx = d->primary;
+  // Reset destroys the state but not the references: retains still owe releases.
   if (ctx->active.load()) teardown(ctx);
-  ctx->primary_refs.store(0);
   ctx->flags = 0;
   return CUDA_SUCCESS;
 }

@@ -160,7 +160,7 @@ SIM_API CUresult cuDeviceGetPCIBusId(char* pciBusId, int len, CUdevice dev) {
   if (pciBusId == nullptr || len <= 0) return CUDA_ERROR_INVALID_VALUE;
   Device* d = device(dev);
   if (d == nullptr) return CUDA_ERROR_INVALID_DEVICE;
-  std::snprintf(pciBusId, static_cast<size_t>(len), "00000000:%02X:00.0", d->ordinal + 1);
+  std::snprintf(pciBusId, static_cast<size_t>(len), "%04X:%02X:00.0", 0u, d->ordinal + 1);
   return CUDA_SUCCESS;
 }
 
