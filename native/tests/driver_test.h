@@ -139,6 +139,13 @@ bool check_eq(const char* file, int line, const char* ea, const char* eb, const 
                     repr(a) + " vs " + repr(b));
 }
 
+// Sections that pass a destroyed handle (documented as safe, but a real driver
+// might still crash on them) are skipped when GPUPOOL_TEST_SKIP_DESTROYED=1.
+inline bool skip_destroyed_handles() {
+  const char* v = std::getenv("GPUPOOL_TEST_SKIP_DESTROYED");
+  return v != nullptr && *v != 0 && *v != '0';
+}
+
 // Flushed progress marker, so a crash on a real driver shows where it happened.
 inline void section(const char* name) { print_locked("-- %s\n", name); }
 

@@ -17,7 +17,9 @@ void check_alloc_free(CUdevice dev) {
   CHECK_CU(cuDeviceTotalMem(&device_total, dev), CUDA_SUCCESS);
   CHECK(total > 0 && total <= device_total);
   CHECK(free0 <= total);
-  CHECK_CU(cuMemGetInfo(nullptr, &total), CUDA_ERROR_INVALID_VALUE);
+  // Either output may be NULL (observed on an H100 with driver 580).
+  CHECK_CU(cuMemGetInfo(nullptr, &total), CUDA_SUCCESS);
+  CHECK_CU(cuMemGetInfo(&free0, nullptr), CUDA_SUCCESS);
 
   const size_t bytes = 64 * kMiB;
   CUdeviceptr p = 0;
@@ -61,7 +63,7 @@ void check_bad_frees() {
   CHECK_CU(cuMemFree(p + 256), CUDA_ERROR_INVALID_VALUE);
   CHECK_CU(cuMemFree(p), CUDA_SUCCESS);
   // [destroyed handle] the same pointer again.
-  CHECK_CU(cuMemFree(p), CUDA_ERROR_INVALID_VALUE);
+  if (!dt::skip_destroyed_handles()) CHECK_CU(cuMemFree(p), CUDA_ERROR_INVALID_VALUE);
   // The context still works.
   CHECK_CU(cuMemAlloc(&p, kMiB), CUDA_SUCCESS);
   CHECK_CU(cuMemFree(p), CUDA_SUCCESS);

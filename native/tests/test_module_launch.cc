@@ -42,6 +42,27 @@ const char kUnbalancedPtx[] = R"(
   ret;
 )";
 
+const char kNoVersionPtx[] = R"(
+.target sm_75
+.address_size 64
+
+.visible .entry noversion()
+{
+  ret;
+}
+)";
+
+const char kFuturePtx[] = R"(
+.version 10.0
+.target sm_75
+.address_size 64
+
+.visible .entry future()
+{
+  ret;
+}
+)";
+
 struct Module {
   CUmodule mod = nullptr;
   CUfunction fn = nullptr;
@@ -63,9 +84,10 @@ void check_param_layout(CUfunction f, const char* name, std::vector<std::pair<si
                 std::string(name) + " param " + std::to_string(i) + ": offset " +
                     std::to_string(offset) + " size " + std::to_string(size));
   }
-  size_t offset = 0;
+  size_t offset = 0, size = 0;
   CHECK_CU(cuFuncGetParamInfo(f, want.size(), &offset, nullptr), CUDA_ERROR_INVALID_VALUE);
   CHECK_CU(cuFuncGetParamInfo(f, 0, &offset, nullptr), CUDA_SUCCESS);  // size is optional
+  CHECK_CU(cuFuncGetParamInfo(f, 0, nullptr, &size), CUDA_ERROR_INVALID_VALUE);  // offset is not
 }
 
 void check_loading(const Module& saxpy) {
@@ -104,10 +126,11 @@ void check_loading(const Module& saxpy) {
   dt::info("JIT error log for broken PTX: %.200s", error_log);
   CHECK_CU(cuModuleLoadData(&again, kBrokenPtx), CUDA_ERROR_INVALID_PTX);
   CHECK_CU(cuModuleLoadData(&again, kUnbalancedPtx), CUDA_ERROR_INVALID_PTX);
-  // Neither PTX nor a cubin/fatbin at all.
-  CUresult r = cuModuleLoadData(&again, "hello, world");
-  CHECK_CU_ANY(r, CUDA_ERROR_INVALID_IMAGE, CUDA_ERROR_INVALID_PTX);
-  dt::info("cuModuleLoadData(\"hello, world\") -> %s", dt::result_name(r).c_str());
+  // Neither PTX nor a cubin/fatbin at all, and PTX of a newer ISA than the
+  // driver's (both as observed on an H100 with driver 580).
+  CHECK_CU(cuModuleLoadData(&again, "hello, world"), CUDA_ERROR_INVALID_IMAGE);
+  CHECK_CU(cuModuleLoadData(&again, kNoVersionPtx), CUDA_ERROR_INVALID_IMAGE);
+  CHECK_CU(cuModuleLoadData(&again, kFuturePtx), CUDA_ERROR_UNSUPPORTED_PTX_VERSION);
   CHECK_CU(cuModuleLoadData(&again, nullptr), CUDA_ERROR_INVALID_VALUE);
   CHECK_CU(cuModuleLoadData(nullptr, ptx.c_str()), CUDA_ERROR_INVALID_VALUE);
 
@@ -117,6 +140,8 @@ void check_loading(const Module& saxpy) {
   CHECK_CU(cuModuleGetFunction(&f, saxpy.mod, "saxp"), CUDA_ERROR_NOT_FOUND);
   CHECK_CU(cuModuleGetFunction(&f, saxpy.mod, nullptr), CUDA_ERROR_INVALID_VALUE);
   CHECK_CU(cuModuleGetFunction(nullptr, saxpy.mod, "saxpy"), CUDA_ERROR_INVALID_VALUE);
+  CHECK_CU(cuModuleGetFunction(&f, nullptr, "saxpy"), CUDA_ERROR_INVALID_HANDLE);
+  CHECK_CU(cuModuleUnload(nullptr), CUDA_ERROR_INVALID_HANDLE);
   const char* name = nullptr;
   CHECK_CU(cuFuncGetName(&name, saxpy.fn), CUDA_SUCCESS);
   CHECK(name != nullptr && std::strcmp(name, "saxpy") == 0);
@@ -133,6 +158,12 @@ void check_loading(const Module& saxpy) {
   CHECK(v > 0);
   CHECK_CU(cuFuncGetAttribute(&v, CU_FUNC_ATTRIBUTE_NUM_REGS, saxpy.fn), CUDA_SUCCESS);
   CHECK(v >= 0);
+  CHECK_CU(cuFuncGetAttribute(&v, static_cast<CUfunction_attribute>(999), saxpy.fn),
+           CUDA_ERROR_INVALID_VALUE);
+  CHECK_CU(cuFuncGetAttribute(&v, CU_FUNC_ATTRIBUTE_NUM_REGS, nullptr), CUDA_ERROR_INVALID_HANDLE);
+  // More dynamic shared memory than any device has.
+  CHECK_CU(cuFuncSetAttribute(saxpy.fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, 1 << 20),
+           CUDA_ERROR_INVALID_VALUE);
   // Frameworks raise the dynamic shared memory limit before launching.
   CHECK_CU(cuFuncSetAttribute(saxpy.fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, 64 * 1024),
            CUDA_SUCCESS);
@@ -170,6 +201,9 @@ void check_globals() {
   // "One of the parameters dptr or bytes (not both) can be NULL".
   CHECK_CU(cuModuleGetGlobal(nullptr, &bytes, mod, "counter"), CUDA_SUCCESS);
   CHECK_CU(cuModuleGetGlobal(&p, nullptr, mod, "counter"), CUDA_SUCCESS);
+  CHECK_CU(cuModuleGetGlobal(nullptr, nullptr, mod, "counter"), CUDA_ERROR_INVALID_VALUE);
+  CHECK_CU(cuModuleGetGlobal(&p, &bytes, mod, nullptr), CUDA_ERROR_INVALID_VALUE);
+  CHECK_CU(cuModuleGetGlobal(&p, &bytes, nullptr, "counter"), CUDA_ERROR_INVALID_HANDLE);
   // "If no variable of that name exists, cuModuleGetGlobal() returns CUDA_ERROR_NOT_FOUND."
   CHECK_CU(cuModuleGetGlobal(&p, &bytes, mod, "no_such_global"), CUDA_ERROR_NOT_FOUND);
   CHECK_CU(cuModuleUnload(mod), CUDA_SUCCESS);
@@ -373,11 +407,21 @@ void check_launch_errors(const Module& saxpy) {
   // Grid y and z are at most 65535.
   CHECK_CU(launch(1, 65536, 1, 32, 1, 1, 0), CUDA_ERROR_INVALID_VALUE);
   CHECK_CU(launch(1, 1, 65536, 32, 1, 1, 0), CUDA_ERROR_INVALID_VALUE);
+  CHECK_CU(launch(1u << 31, 1, 1, 32, 1, 1, 0), CUDA_ERROR_INVALID_VALUE);  // x < 2^31
   // More dynamic shared memory than any device has.
   CHECK_CU_MSG(launch(1, 1, 1, 32, 1, 1, 16u << 20), CUDA_ERROR_INVALID_VALUE,
                "16 MiB of dynamic shared memory");
-  CHECK_CU_ANY(cuLaunchKernel(nullptr, 1, 1, 1, 32, 1, 1, 0, nullptr, args, nullptr),
-               CUDA_ERROR_INVALID_HANDLE, CUDA_ERROR_INVALID_VALUE);
+  CHECK_CU(cuLaunchKernel(nullptr, 1, 1, 1, 32, 1, 1, 0, nullptr, args, nullptr),
+           CUDA_ERROR_INVALID_HANDLE);
+  // An `extra` buffer without its size.
+  struct {
+    int n;
+    float a;
+    CUdeviceptr x, y;
+  } packed = {n, a, x, y};
+  void* no_size[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, &packed, CU_LAUNCH_PARAM_END};
+  CHECK_CU(cuLaunchKernel(saxpy.fn, 1, 1, 1, 32, 1, 1, 0, nullptr, nullptr, no_size),
+           CUDA_ERROR_INVALID_VALUE);
 
   // None of these is an asynchronous (sticky) error: the context still works.
   CHECK_CU(cuCtxSynchronize(), CUDA_SUCCESS);
@@ -396,6 +440,13 @@ void check_launch_errors(const Module& saxpy) {
 }  // namespace
 
 int main() {
+  REQUIRE_CU(cuInit(0), CUDA_SUCCESS);
+  dt::section("no current context");
+  {
+    std::string ptx = dt::kernel_ptx("saxpy");
+    CUmodule mod = nullptr;
+    CHECK_CU(cuModuleLoadData(&mod, ptx.c_str()), CUDA_ERROR_INVALID_CONTEXT);
+  }
   CUdevice dev = dt::init_primary();
   dt::info("kernels from %s", dt::kernels_dir().c_str());
   Module saxpy = load("saxpy");
