@@ -318,7 +318,6 @@ void check_errors() {
                "range check against the allocation");
   CHECK_CU_MSG(cuMemcpyHtoD(0, h.data(), 16), CUDA_ERROR_INVALID_VALUE, "NULL device pointer");
   CHECK_CU_MSG(cuMemcpyDtoH(h.data(), 0, 16), CUDA_ERROR_INVALID_VALUE, "NULL device pointer");
-  CHECK_CU(cuMemcpy2D(nullptr), CUDA_ERROR_INVALID_VALUE);
 
   dt::section("the context survived the argument errors");
   CHECK_CU(cuCtxSynchronize(), CUDA_SUCCESS);
@@ -329,6 +328,10 @@ void check_errors() {
   CHECK(back[0] == 0x99 && back[n - 1] == 0x99);
   CHECK_CU(cuMemFree(d), CUDA_SUCCESS);
   CHECK_CU(cuMemFree(e), CUDA_SUCCESS);
+
+  // Last: a NULL parameter block (see the other programs' NULL-pointer sections).
+  dt::section("NULL parameter block");
+  CHECK_CU(cuMemcpy2D(nullptr), CUDA_ERROR_INVALID_VALUE);
 }
 
 }  // namespace
