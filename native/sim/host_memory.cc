@@ -26,7 +26,11 @@ constexpr unsigned kHostRegisterFlags = CU_MEMHOSTREGISTER_PORTABLE | CU_MEMHOST
 CUresult host_alloc(void** pp, size_t bytesize, unsigned flags) {
   Context* ctx = nullptr;
   if (CUresult r = require_context(&ctx); r != CUDA_SUCCESS) return r;
-  if (pp == nullptr || bytesize == 0 || (flags & ~kHostAllocFlags) != 0) return CUDA_ERROR_INVALID_VALUE;
+  if (pp == nullptr || (flags & ~kHostAllocFlags) != 0) return CUDA_ERROR_INVALID_VALUE;
+  if (bytesize == 0) {  // the driver accepts it (observed on an H100); nothing to hand out
+    *pp = nullptr;
+    return CUDA_SUCCESS;
+  }
   size_t length = round_up(bytesize, host_page_size());
   if (length < bytesize) return CUDA_ERROR_OUT_OF_MEMORY;
   void* p = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -37,7 +41,9 @@ CUresult host_alloc(void** pp, size_t bytesize, unsigned flags) {
   info.size = bytesize;
   info.ctx = ctx;
   info.device = ctx->device->ordinal;
-  info.flags = flags;
+  // With unified addressing every pinned allocation is mapped: the driver
+  // reports DEVICEMAP from cuMemHostGetFlags even when it was not asked for.
+  info.flags = flags | CU_MEMHOSTALLOC_DEVICEMAP;
   info.buffer_id = next_buffer_id();
   if (!linear_insert(info, nullptr)) {  // cannot happen: the kernel just gave us this range
     munmap(p, length);
@@ -108,8 +114,9 @@ SIM_API CUresult cuMemHostRegister_v2(void* p, size_t bytesize, unsigned int Fla
   if (p == nullptr || bytesize == 0 || (Flags & ~kHostRegisterFlags) != 0) return CUDA_ERROR_INVALID_VALUE;
   uintptr_t base = reinterpret_cast<uintptr_t>(p);
   if (base + bytesize < base) return CUDA_ERROR_INVALID_VALUE;
-  // There is no third-party PCIe memory to register in a simulation.
-  if (Flags & CU_MEMHOSTREGISTER_IOMEMORY) return CUDA_ERROR_NOT_SUPPORTED;
+  // There is no third-party PCIe memory in a simulation: ordinary memory
+  // registered as I/O memory is refused as the driver refuses it.
+  if (Flags & CU_MEMHOSTREGISTER_IOMEMORY) return CUDA_ERROR_INVALID_VALUE;
   // Device memory and VMM ranges are not host memory to register.
   if (in_sim_address_space(base) || in_sim_address_space(base + bytesize - 1)) return CUDA_ERROR_INVALID_VALUE;
   // The range must be mapped in this process: msync fails with ENOMEM otherwise.
@@ -127,8 +134,10 @@ SIM_API CUresult cuMemHostRegister_v2(void* p, size_t bytesize, unsigned int Fla
   info.buffer_id = next_buffer_id();
   RangeInfo hit;
   if (!linear_insert(info, &hit)) {
-    bool host = hit.type == RangeType::kHostAlloc || hit.type == RangeType::kHostRegistered;
-    return host ? CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED : CUDA_ERROR_INVALID_VALUE;
+    // Overlapping a registration is "already registered"; page-locked memory
+    // from cuMemHostAlloc is simply not registrable.
+    return hit.type == RangeType::kHostRegistered ? CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED
+                                                  : CUDA_ERROR_INVALID_VALUE;
   }
   return CUDA_SUCCESS;
 }
@@ -143,8 +152,11 @@ SIM_API CUresult cuMemHostUnregister(void* p) {
   if (CUresult r = require_context(&ctx); r != CUDA_SUCCESS) return r;
   if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
   RangeInfo r;
-  if (!linear_detach(reinterpret_cast<uintptr_t>(p), type_bit(RangeType::kHostRegistered), &r))
-    return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
+  if (!linear_detach(reinterpret_cast<uintptr_t>(p), type_bit(RangeType::kHostRegistered), &r)) {
+    // Not the base of a registration: inside one is an invalid value.
+    bool inside = linear_find(reinterpret_cast<uintptr_t>(p), &r) && r.type == RangeType::kHostRegistered;
+    return inside ? CUDA_ERROR_INVALID_VALUE : CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
+  }
   drain_for(r, ctx);
   return CUDA_SUCCESS;
 }

@@ -125,11 +125,11 @@ SIM_API CUresult cuMemFree_v2(CUdeviceptr dptr) {
 SIM_API CUresult cuMemGetInfo_v2(size_t* free, size_t* total) {
   Context* ctx = nullptr;
   if (CUresult r = require_context(&ctx); r != CUDA_SUCCESS) return r;
-  if (free == nullptr || total == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  // Either output may be NULL (the driver accepts it; observed on an H100).
   uint64_t capacity = ctx->device->total_bytes;
   uint64_t used = ctx->device->used_bytes.load();
-  *total = static_cast<size_t>(capacity);
-  *free = static_cast<size_t>(used >= capacity ? 0 : capacity - used);
+  if (total != nullptr) *total = static_cast<size_t>(capacity);
+  if (free != nullptr) *free = static_cast<size_t>(used >= capacity ? 0 : capacity - used);
   return CUDA_SUCCESS;
 }
 
@@ -157,8 +157,7 @@ SIM_API CUresult cuMemGetAddressRange_v2(CUdeviceptr* pbase, size_t* psize, CUde
   RangeInfo r;
   // For VMM memory the answer is the mapping (cuPointerGetAttribute's
   // RANGE_START_ADDR/RANGE_SIZE give the reservation).
-  if (!find_range(static_cast<uintptr_t>(dptr), ctx->device->ordinal, &r) || !r.mapped)
-    return CUDA_ERROR_NOT_FOUND;
+  if (!find_range(static_cast<uintptr_t>(dptr), ctx->device->ordinal, &r)) return CUDA_ERROR_NOT_FOUND;
   if (pbase != nullptr) *pbase = static_cast<CUdeviceptr>(r.base);
   if (psize != nullptr) *psize = r.size;
   return CUDA_SUCCESS;

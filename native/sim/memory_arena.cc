@@ -164,6 +164,7 @@ CUresult linear_alloc(Context* ctx, Device* dev, size_t bytes, RangeType type, u
   info.flags = flags;
   info.buffer_id = next_buffer_id();
   info.pool = pool;
+  info.sync_memops = type == RangeType::kManaged;  // as the driver reports managed memory
   {
     std::unique_lock<std::shared_mutex> lock(g_registry_mutex);
     g_registry.emplace(addr, info);

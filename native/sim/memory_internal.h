@@ -17,12 +17,11 @@ namespace gpupool::sim {
 
 enum class RangeType { kDevice, kManaged, kHostAlloc, kHostRegistered, kVmm };
 
-// A snapshot of one allocation (for kVmm: one mapping, or just a reservation
-// when `mapped` is false).
+// A snapshot of one allocation (for kVmm: one mapping, with its reservation).
 struct RangeInfo {
   RangeType type = RangeType::kDevice;
   uintptr_t base = 0;
-  size_t size = 0;              // as requested; 0 for an unmapped reservation
+  size_t size = 0;              // as requested
   Context* ctx = nullptr;       // allocating/registering context; null for kVmm
   int device = -1;              // device the memory belongs to (host memory: ctx's)
   unsigned flags = 0;           // host alloc/register flags, managed attach flags
@@ -30,7 +29,6 @@ struct RangeInfo {
   bool sync_memops = false;
   CUmemoryPool pool = nullptr;  // stream-ordered allocations only
   // kVmm only.
-  bool mapped = true;
   uintptr_t reserve_base = 0;
   size_t reserve_size = 0;
   CUmemGenericAllocationHandle handle = 0;
@@ -72,7 +70,8 @@ inline unsigned type_bit(RangeType t) { return 1u << static_cast<unsigned>(t); }
 uint64_t next_buffer_id();
 
 // ---- virtual memory management (vmm.cc) ------------------------------------
-// The mapping (or bare reservation) holding `p`, with `access` for `device`.
+// The mapping holding `p`, with `access` for `device`. Reserved but unmapped
+// addresses are not found: the driver does not know them either.
 bool vmm_find(uintptr_t p, int device, RangeInfo* out);
 // [p, p+n) lies in contiguous mappings `device` may read (and write); with
 // device < 0 only the mappings are checked, not the access.

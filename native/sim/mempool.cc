@@ -52,7 +52,7 @@ CUresult alloc_async(CUdeviceptr* dptr, size_t bytesize, CUmemoryPool pool, bool
   if (CUresult r = require_context(&ctx); r != CUDA_SUCCESS) return r;
   Stream* s = nullptr;
   if (CUresult r = resolve_stream(ctx, hStream, per_thread, &s); r != CUDA_SUCCESS) return r;
-  if (dptr == nullptr || bytesize == 0) return CUDA_ERROR_INVALID_VALUE;
+  if (dptr == nullptr) return CUDA_ERROR_INVALID_VALUE;
   Device* d = s->ctx->device;
   if (use_pool) {
     int ordinal = pool_device(pool);
@@ -60,6 +60,10 @@ CUresult alloc_async(CUdeviceptr* dptr, size_t bytesize, CUmemoryPool pool, bool
     d = device(ordinal);
   } else {
     pool = handle_of(d->ordinal);
+  }
+  if (bytesize == 0) {  // accepted by the driver (observed on an H100): no memory, NULL pointer
+    *dptr = 0;
+    return CUDA_SUCCESS;
   }
   return linear_alloc(s->ctx, d, bytesize, RangeType::kDevice, 0, pool, dptr);
 }

@@ -9,9 +9,11 @@
 // and writes "no value" (zeros; device ordinal -2, as the runtime reports for
 // unregistered memory).
 //
-// Value sizes follow what driver callers pass: booleans and enums are 4-byte
-// unsigned ints, ALLOWED_HANDLE_TYPES / BUFFER_ID / MEMORY_BLOCK_ID are 64-bit,
-// addresses and sizes are pointer-sized.
+// Value sizes are those the driver writes (checked on an H100): booleans and
+// enums are 4-byte unsigned ints, ALLOWED_HANDLE_TYPES / BUFFER_ID /
+// MEMORY_BLOCK_ID are 64-bit, addresses and sizes are pointer-sized. Capability
+// flags the sim does not provide (legacy IPC, GPUDirect RDMA, hardware
+// decompression, nv-p2p tokens) read as 0 / NOT_SUPPORTED.
 #include <cstring>
 
 #include "memory_internal.h"
@@ -62,10 +64,6 @@ CUresult get_attribute(CUpointer_attribute a, void* data, uintptr_t ptr, const R
   if (r == nullptr) return CUDA_ERROR_INVALID_VALUE;
   const bool vmm = r->type == RangeType::kVmm;
   const bool host = r->type == RangeType::kHostAlloc || r->type == RangeType::kHostRegistered;
-  // A reserved but unmapped VMM address only has its range and "not mapped".
-  if (vmm && !r->mapped && a != CU_POINTER_ATTRIBUTE_RANGE_START_ADDR && a != CU_POINTER_ATTRIBUTE_RANGE_SIZE &&
-      a != CU_POINTER_ATTRIBUTE_MAPPED)
-    return CUDA_ERROR_INVALID_VALUE;
   switch (a) {
     case CU_POINTER_ATTRIBUTE_CONTEXT:
       return put(data, reinterpret_cast<CUcontext>(r->ctx));  // VMM memory belongs to no context
@@ -86,7 +84,7 @@ CUresult get_attribute(CUpointer_attribute a, void* data, uintptr_t ptr, const R
     case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR:
       return put(data, static_cast<CUdeviceptr>(vmm ? r->reserve_base : r->base));
     case CU_POINTER_ATTRIBUTE_RANGE_SIZE: return put(data, vmm ? r->reserve_size : r->size);
-    case CU_POINTER_ATTRIBUTE_MAPPED: return put(data, static_cast<unsigned>(r->mapped));
+    case CU_POINTER_ATTRIBUTE_MAPPED: return put(data, 1u);  // unmapped addresses are not found
     case CU_POINTER_ATTRIBUTE_ALLOWED_HANDLE_TYPES: return put(data, vmm ? r->handle_types : 0ull);
     case CU_POINTER_ATTRIBUTE_IS_GPU_DIRECT_RDMA_CAPABLE: return put(data, 0u);
     case CU_POINTER_ATTRIBUTE_ACCESS_FLAGS: {

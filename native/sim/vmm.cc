@@ -52,8 +52,7 @@ struct Mapping {
 };
 
 struct Reservation {
-  size_t size = 0;  // as requested
-  size_t span = 0;  // taken from the region (granularity multiple)
+  size_t size = 0;  // a granularity multiple
 };
 
 std::mutex g_mutex;  // guards everything below
@@ -132,7 +131,9 @@ CUresult check_prop(const CUmemAllocationProp* prop, int* dev) {
   if (CUresult r = check_location(prop->location, dev); r != CUDA_SUCCESS) return r;
   unsigned types = static_cast<unsigned>(prop->requestedHandleTypes);
   if ((types & ~0xFu) != 0 || prop->win32HandleMetaData != nullptr) return CUDA_ERROR_INVALID_VALUE;
-  // Only POSIX file descriptors exist on Linux; fabric handles need IMEX.
+  // Fabric handles need an IMEX channel, which a simulated machine never has
+  // (the driver then says NOT_PERMITTED); Win32 handles do not exist on Linux.
+  if (types & CU_MEM_HANDLE_TYPE_FABRIC) return CUDA_ERROR_NOT_PERMITTED;
   if ((types & ~static_cast<unsigned>(CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR)) != 0)
     return CUDA_ERROR_NOT_SUPPORTED;
   if (prop->allocFlags.usage != 0) return CUDA_ERROR_NOT_SUPPORTED;  // tile pools, decompression
@@ -144,19 +145,15 @@ CUresult check_prop(const CUmemAllocationProp* prop, int* dev) {
 bool vmm_find(uintptr_t p, int dev, RangeInfo* out) {
   if (!vmm_region_contains(p)) return false;
   std::lock_guard<std::mutex> lock(g_mutex);
+  // A reserved but unmapped address is unknown to the driver (every pointer
+  // attribute of it is CUDA_ERROR_INVALID_VALUE on a real GPU).
+  auto m = mapping_at(p);
+  if (m == g_mappings.end()) return false;
   auto res = reservation_at(p);
-  if (res == g_reservations.end()) return false;
   RangeInfo info;
   info.type = RangeType::kVmm;
   info.reserve_base = res->first;
   info.reserve_size = res->second.size;
-  auto m = mapping_at(p);
-  if (m == g_mappings.end()) {
-    info.mapped = false;
-    info.base = p;
-    *out = info;
-    return true;
-  }
   const Phys& phys = g_phys.at(m->second.handle);
   info.base = m->first;
   info.size = m->second.size;
@@ -195,10 +192,12 @@ SIM_API CUresult cuMemGetAllocationGranularity(size_t* granularity, const CUmemA
                                                CUmemAllocationGranularity_flags option) {
   if (CUresult r = require_init(); r != CUDA_SUCCESS) return r;
   if (granularity == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (prop == nullptr) return CUDA_ERROR_INVALID_VALUE;
   if (option != CU_MEM_ALLOC_GRANULARITY_MINIMUM && option != CU_MEM_ALLOC_GRANULARITY_RECOMMENDED)
     return CUDA_ERROR_INVALID_VALUE;
-  int dev = 0;
-  if (CUresult r = check_prop(prop, &dev); r != CUDA_SUCCESS) return r;
+  // The driver answers without validating the rest of `prop` (an unknown
+  // device or allocation type still gets an answer on an H100); cuMemCreate
+  // is where a bad property is refused.
   *granularity = kVmmGranularity;  // minimum and recommended, as on current GPUs
   return CUDA_SUCCESS;
 }
@@ -206,30 +205,31 @@ SIM_API CUresult cuMemGetAllocationGranularity(size_t* granularity, const CUmemA
 SIM_API CUresult cuMemAddressReserve(CUdeviceptr* ptr, size_t size, size_t alignment, CUdeviceptr addr,
                                      unsigned long long flags) {
   if (CUresult r = require_init(); r != CUDA_SUCCESS) return r;
-  const size_t page = host_page_size();
-  if (ptr == nullptr || size == 0 || size % page != 0 || flags != 0 || addr % page != 0)
+  // The reference asks for multiples of the host page size; the driver in fact
+  // refuses sizes that are not multiples of the granularity (observed on an H100).
+  if (ptr == nullptr || size == 0 || size % kVmmGranularity != 0 || flags != 0 ||
+      addr % host_page_size() != 0)
     return CUDA_ERROR_INVALID_VALUE;
   if (alignment & (alignment - 1)) return CUDA_ERROR_INVALID_VALUE;  // power of two, or 0 = default
   size_t align = alignment > kVmmGranularity ? alignment : kVmmGranularity;
-  size_t span = round_up(size, kVmmGranularity);
-  if (span < size) return CUDA_ERROR_OUT_OF_MEMORY;
-  uintptr_t base = vmm_region_take(span, align, static_cast<uintptr_t>(addr));
+  uintptr_t base = vmm_region_take(size, align, static_cast<uintptr_t>(addr));
   if (base == 0) return CUDA_ERROR_OUT_OF_MEMORY;
   std::lock_guard<std::mutex> lock(g_mutex);
-  g_reservations.emplace(base, Reservation{size, span});
+  g_reservations.emplace(base, Reservation{size});
   *ptr = static_cast<CUdeviceptr>(base);
   return CUDA_SUCCESS;
 }
 
 SIM_API CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size) {
   if (CUresult r = require_init(); r != CUDA_SUCCESS) return r;
-  wait_all_devices();  // mappings inside go away with the reservation
   std::lock_guard<std::mutex> lock(g_mutex);
   auto res = g_reservations.find(static_cast<uintptr_t>(ptr));
   if (res == g_reservations.end() || res->second.size != size) return CUDA_ERROR_INVALID_VALUE;
   uintptr_t base = res->first, end = base + res->second.size;
-  for (auto m = g_mappings.lower_bound(base); m != g_mappings.end() && m->first < end;) unmap_one(m++);
-  vmm_region_give(base, res->second.span);
+  // A reservation with mappings left in it cannot be freed (observed on an H100).
+  auto m = g_mappings.lower_bound(base);
+  if (m != g_mappings.end() && m->first < end) return CUDA_ERROR_INVALID_VALUE;
+  vmm_region_give(base, res->second.size);
   g_reservations.erase(res);
   return CUDA_SUCCESS;
 }
@@ -278,14 +278,18 @@ SIM_API CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGene
                           unsigned long long flags) {
   if (CUresult r = require_init(); r != CUDA_SUCCESS) return r;
   uintptr_t p = static_cast<uintptr_t>(ptr);
-  // The reference says offset "currently must be zero".
-  if (flags != 0 || offset != 0 || size == 0 || p % kVmmGranularity != 0 || size % kVmmGranularity != 0 ||
-      p + size < p)
-    return CUDA_ERROR_INVALID_VALUE;
+  if (flags != 0 || size == 0 || p + size < p) return CUDA_ERROR_INVALID_VALUE;
+  // The reference says offset "currently must be zero"; like misaligned
+  // addresses and sizes, the driver answers NOT_SUPPORTED (observed on an H100).
+  if (offset != 0 || p % kVmmGranularity != 0 || size % kVmmGranularity != 0) return CUDA_ERROR_NOT_SUPPORTED;
   std::lock_guard<std::mutex> lock(g_mutex);
+  // A released handle whose memory is still mapped elsewhere can still be
+  // mapped, as on the driver; one whose memory is gone is invalid.
   auto phys = g_phys.find(handle);
-  if (phys == g_phys.end() || phys->second.handle_refs <= 0 || size > phys->second.size)
-    return CUDA_ERROR_INVALID_VALUE;
+  if (phys == g_phys.end()) return CUDA_ERROR_INVALID_VALUE;
+  // The whole allocation is mapped at once: with offset 0, a partial mapping is
+  // refused like an oversized one (observed on an H100).
+  if (size != phys->second.size) return CUDA_ERROR_NOT_SUPPORTED;
   auto res = reservation_at(p);
   if (res == g_reservations.end() || p + size > res->first + res->second.size) return CUDA_ERROR_INVALID_VALUE;
   // Only unmapped parts of a reservation can be mapped.
@@ -306,11 +310,20 @@ SIM_API CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGene
 SIM_API CUresult cuMemUnmap(CUdeviceptr ptr, size_t size) {
   if (CUresult r = require_init(); r != CUDA_SUCCESS) return r;
   wait_all_devices();  // queued work may still use the range
+  uintptr_t start = static_cast<uintptr_t>(ptr), end = start + size;
+  if (size == 0 || end < start) return CUDA_ERROR_INVALID_VALUE;
   std::lock_guard<std::mutex> lock(g_mutex);
-  std::vector<std::map<uintptr_t, Mapping>::iterator> covered;
-  // Whole mappings only: a sub-range of one cannot be unmapped.
-  if (!whole_mappings(static_cast<uintptr_t>(ptr), size, &covered)) return CUDA_ERROR_INVALID_VALUE;
-  for (auto m : covered) unmap_one(m);
+  // Every mapping the range touches must lie wholly inside it: a sub-range of a
+  // mapping cannot be unmapped. Unmapped parts are fine (an H100 returns
+  // success for a range with no mapping at all).
+  std::vector<std::map<uintptr_t, Mapping>::iterator> inside;
+  auto m = mapping_at(start);
+  if (m == g_mappings.end()) m = g_mappings.lower_bound(start);
+  for (; m != g_mappings.end() && m->first < end; ++m) {
+    if (m->first < start || m->first + m->second.size > end) return CUDA_ERROR_INVALID_VALUE;
+    inside.push_back(m);
+  }
+  for (auto it : inside) unmap_one(it);
   return CUDA_SUCCESS;
 }
 
@@ -365,8 +378,8 @@ SIM_API CUresult cuMemGetAllocationPropertiesFromHandle(CUmemAllocationProp* pro
   if (CUresult r = require_init(); r != CUDA_SUCCESS) return r;
   if (prop == nullptr) return CUDA_ERROR_INVALID_VALUE;
   std::lock_guard<std::mutex> lock(g_mutex);
-  auto it = g_phys.find(handle);
-  if (it == g_phys.end() || it->second.handle_refs <= 0) return CUDA_ERROR_INVALID_VALUE;
+  auto it = g_phys.find(handle);  // like cuMemMap: valid while the memory lives
+  if (it == g_phys.end()) return CUDA_ERROR_INVALID_VALUE;
   *prop = it->second.prop;
   return CUDA_SUCCESS;
 }
