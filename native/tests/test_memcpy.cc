@@ -28,9 +28,9 @@ void check_sync_1d() {
   CHECK(dst == src);
 
   // Offsets inside allocations.
-  std::vector<uint8_t> part(1000, 0);
-  CHECK_CU(cuMemcpyDtoH(part.data(), a + 5000, part.size()), CUDA_SUCCESS);
-  CHECK(std::equal(part.begin(), part.end(), src.begin() + 5000));
+  std::vector<uint8_t> part(1002, 0);
+  CHECK_CU(cuMemcpyDtoH(part.data(), a + 5000, 1000), CUDA_SUCCESS);
+  CHECK(std::equal(part.begin(), part.begin() + 1000, src.begin() + 5000));
   CHECK_CU(cuMemcpyDtoD(b + 3, a + 1001, 999), CUDA_SUCCESS);
   CHECK_CU(cuMemcpyDtoH(part.data(), b, 1002), CUDA_SUCCESS);
   CHECK(std::equal(part.begin(), part.begin() + 3, src.begin()));
