@@ -4,6 +4,9 @@
 # driver (sim_only tests excluded) and against the simulated driver. A check
 # that passes on the sim and fails on the GPU is a sim bug.
 #
+# It also runs `gpupool devices` and `gpupool demo` from dist/ when present
+# (build it with `mvn -DskipTests -Pjre package` to carry a Java runtime along).
+#
 # Usage: bench/gpu/foundation-checks.sh [OUTDIR]   (default: bench/results/gpu)
 # Needs: cmake, a C++17 compiler, python3, cuda.h; nvidia-smi and libcuda.so.1
 # for the real-driver half.
@@ -23,7 +26,8 @@ jobs=$(nproc)
 
 build() {  # build DIR extra-cmake-args...
   local dir=$1; shift
-  cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=Release "$@" >"$dir.configure.log" 2>&1 &&
+  mkdir -p "$(dirname "$dir")"
+  cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=Release -DGPUPOOL_CHECK_PTX=OFF "$@" >"$dir.configure.log" 2>&1 &&
     cmake --build "$dir" -j "$jobs" >"$dir.build.log" 2>&1
 }
 
@@ -49,4 +53,15 @@ if build "$root/build/gpu-sim"; then
 else
   echo "build failed:"; tail -n 40 "$root/build/gpu-sim.build.log"; status=1
 fi
+echo "== gpupool CLI from dist/ (JCuda), if carried"
+if [ -x "$root/dist/bin/gpupool" ]; then
+  for mode in 0 1; do
+    echo "-- GPUPOOL_USE_SIM=$mode"
+    GPUPOOL_USE_SIM=$mode "$root/dist/bin/gpupool" devices || status=1
+    GPUPOOL_USE_SIM=$mode "$root/dist/bin/gpupool" demo || status=1
+  done
+else
+  echo "dist/bin/gpupool not present: skipped"
+fi
+echo "== overall: $([ $status -eq 0 ] && echo PASS || echo FAIL)"
 exit $status
