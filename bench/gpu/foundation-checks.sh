@@ -5,7 +5,9 @@
 # that passes on the sim and fails on the GPU is a sim bug.
 #
 # It also runs `gpupool devices` and `gpupool demo` from dist/ when present
-# (build it with `mvn -DskipTests -Pjre package` to carry a Java runtime along).
+# (build it with `mvn -DskipTests -Pjre package` to carry a Java runtime along),
+# and the JCuda JUnit test through bench/gpu/jcuda-junit.sh when .gpurun/ holds the
+# test classes and JUnit's console launcher (bench/gpu/README.md).
 #
 # Usage: bench/gpu/foundation-checks.sh [OUTDIR]   (default: bench/results/gpu)
 # Needs: cmake, a C++17 compiler, python3, cuda.h; nvidia-smi and libcuda.so.1
@@ -62,6 +64,16 @@ if [ -x "$root/dist/bin/gpupool" ]; then
   done
 else
   echo "dist/bin/gpupool not present: skipped"
+fi
+echo "== JCuda JUnit test outside Maven, if .gpurun/ is carried"
+if [ -d "$root/.gpurun/test-classes" ] && [ -x "$root/dist/bin/gpupool" ]; then
+  for mode in 0 1; do
+    echo "-- USE_SIM=$mode"
+    bash "$root/bench/gpu/jcuda-junit.sh" $mode > "$out/junit-use-sim-$mode.log" 2>&1 || status=1
+    grep -E "tests (successful|failed|found)|✘" "$out/junit-use-sim-$mode.log"
+  done
+else
+  echo ".gpurun/ not present: skipped"
 fi
 echo "== overall: $([ $status -eq 0 ] && echo PASS || echo FAIL)"
 exit $status
