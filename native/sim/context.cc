@@ -20,6 +20,7 @@ namespace {
 thread_local std::vector<Context*> t_stack;
 std::atomic<uint64_t> g_next_context_id{1};
 std::mutex g_primary_mutex;  // serialises primary retain/release/reset
+std::atomic<int> g_unrecoverable{CUDA_SUCCESS};  // first fault of device work, if any
 
 constexpr unsigned kValidFlags = CU_CTX_SCHED_MASK | CU_CTX_MAP_HOST | CU_CTX_LMEM_RESIZE_TO_MAX |
                                  CU_CTX_COREDUMP_ENABLE | CU_CTX_USER_COREDUMP_ENABLE |
@@ -51,6 +52,7 @@ void teardown(Context* ctx) {
 
 CUresult create(CUcontext* pctx, unsigned flags, CUdevice dev) {
   if (CUresult r = require_init(); r != CUDA_SUCCESS) return r;
+  if (int e = g_unrecoverable.load(); e != CUDA_SUCCESS) return static_cast<CUresult>(e);
   if (pctx == nullptr) return CUDA_ERROR_INVALID_VALUE;
   if ((flags & ~kValidFlags) != 0) return CUDA_ERROR_INVALID_VALUE;
   Device* d = device(dev);
@@ -65,6 +67,11 @@ CUresult create(CUcontext* pctx, unsigned flags, CUdevice dev) {
 }
 
 }  // namespace
+
+void note_unrecoverable(CUresult error) {
+  int expected = CUDA_SUCCESS;
+  g_unrecoverable.compare_exchange_strong(expected, error);
+}
 
 CUresult check_context(CUcontext handle, Context** out) {
   if (CUresult r = require_init(); r != CUDA_SUCCESS) return r;
@@ -267,6 +274,9 @@ SIM_API CUresult cuDevicePrimaryCtxRetain(CUcontext* pctx, CUdevice dev) {
   if (pctx == nullptr) return CUDA_ERROR_INVALID_VALUE;
   Device* d = device(dev);
   if (d == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+  // Observed on an H100 (driver 580): after an illegal address, retain fails
+  // with it even once the primary context has been reset.
+  if (int e = g_unrecoverable.load(); e != CUDA_SUCCESS) return static_cast<CUresult>(e);
   std::lock_guard<std::mutex> lock(g_primary_mutex);
   Context* ctx = d->primary;
   ctx->primary_refs.fetch_add(1);

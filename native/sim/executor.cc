@@ -43,6 +43,7 @@ struct DeviceExecutor::Impl {
       if (result != CUDA_SUCCESS && item.ctx != nullptr) {
         int expected = CUDA_SUCCESS;
         item.ctx->sticky_error.compare_exchange_strong(expected, result);
+        note_unrecoverable(result);
       }
       {
         // Store under the lock so a waiter cannot miss the wake-up.

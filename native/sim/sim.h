@@ -159,6 +159,12 @@ CUresult require_context(Context** out);
 // Validates a caller-supplied CUcontext (INVALID_CONTEXT when unknown/destroyed).
 CUresult check_context(CUcontext handle, Context** out);
 
+// A fault of device work (e.g. an illegal address) is unrecoverable for the
+// whole process, as on a GPU: besides the context's sticky error, no context
+// can be created or retained afterwards, not even after a primary reset.
+// The executor calls this; context creation checks it.
+void note_unrecoverable(CUresult error);
+
 // Called while a context is torn down (destroy, primary reset/last release),
 // after its device work has drained: each releases what it owns for `ctx`.
 void memory_release_context(Context* ctx);    // memory.cc

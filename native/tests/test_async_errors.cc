@@ -3,8 +3,10 @@
 // A kernel that touches memory outside any allocation launches successfully
 // (the launch is asynchronous); the fault surfaces at the next synchronising
 // call as CUDA_ERROR_ILLEGAL_ADDRESS and is sticky: every later call in that
-// context returns it. Resetting the primary context gives a working one again.
-// Runs in its own process because it deliberately corrupts its context.
+// context returns it. It is unrecoverable for the process ("the process must be
+// terminated and relaunched"): on an H100 (driver 580.159) resetting the primary
+// context succeeded but retaining it again failed with the same error.
+// Runs in its own process because it deliberately poisons it.
 #include "driver_test.h"
 
 namespace {
@@ -32,22 +34,14 @@ void check_sticky_fault() {
   CHECK_CU(cuCtxSynchronize(), CUDA_ERROR_ILLEGAL_ADDRESS);
   CHECK_CU(dt::launch_saxpy(saxpy, nullptr, n, 2.0f, x, x), CUDA_ERROR_ILLEGAL_ADDRESS);
 
-  dt::section("a reset primary context works again");
+  dt::section("the process stays poisoned after a primary reset");
   CHECK_CU(cuCtxSetCurrent(nullptr), CUDA_SUCCESS);
-  CHECK_CU_MSG(cuDevicePrimaryCtxReset(dev), CUDA_SUCCESS, "reset is how cudaDeviceReset recovers");
+  CHECK_CU(cuDevicePrimaryCtxReset(dev), CUDA_SUCCESS);
   CUcontext ctx = nullptr;
-  // The retain of init_primary is still held (reset does not release it).
-  CHECK_CU(cuDevicePrimaryCtxRetain(&ctx, dev), CUDA_SUCCESS);
-  CHECK_CU(cuCtxSetCurrent(ctx), CUDA_SUCCESS);
-  CHECK_CU(cuMemAlloc(&y, 4096), CUDA_SUCCESS);
-  CHECK_CU(cuMemsetD32(y, 7, 1024), CUDA_SUCCESS);
-  uint32_t back = 0;
-  CHECK_CU(cuMemcpyDtoH(&back, y + 4092, 4), CUDA_SUCCESS);
-  CHECK_EQ(back, 7u);
-  CHECK_CU(cuMemFree(y), CUDA_SUCCESS);
-  CHECK_CU(cuCtxSetCurrent(nullptr), CUDA_SUCCESS);
+  CHECK_CU(cuDevicePrimaryCtxRetain(&ctx, dev), CUDA_ERROR_ILLEGAL_ADDRESS);
+  // The reference taken by init_primary is still held (reset does not release it).
   CHECK_CU(cuDevicePrimaryCtxRelease(dev), CUDA_SUCCESS);
-  CHECK_CU(cuDevicePrimaryCtxRelease(dev), CUDA_SUCCESS);
+  CHECK_CU(cuDevicePrimaryCtxRelease(dev), CUDA_ERROR_INVALID_CONTEXT);
 }
 
 }  // namespace
