@@ -156,26 +156,23 @@ const std::unordered_map<int, ErrorText>& errors() {
 }  // namespace
 }  // namespace gpupool::sim
 
-SIM_API CUresult cuGetErrorName(CUresult error, const char** pStr) {
-  if (pStr == nullptr) return CUDA_ERROR_INVALID_VALUE;
+// Both lookups share one table; an unknown code is an INVALID_VALUE with *pStr = NULL.
+static const gpupool::sim::ErrorText* find_error(CUresult error) {
   const auto& table = gpupool::sim::errors();
   auto it = table.find(static_cast<int>(error));
-  if (it == table.end()) {
-    *pStr = nullptr;
-    return CUDA_ERROR_INVALID_VALUE;
-  }
-  *pStr = it->second.name;
-  return CUDA_SUCCESS;
+  return it == table.end() ? nullptr : &it->second;
+}
+
+SIM_API CUresult cuGetErrorName(CUresult error, const char** pStr) {
+  if (pStr == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  const auto* info = find_error(error);
+  *pStr = info ? info->name : nullptr;
+  return info ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
 SIM_API CUresult cuGetErrorString(CUresult error, const char** pStr) {
   if (pStr == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  const auto& table = gpupool::sim::errors();
-  auto it = table.find(static_cast<int>(error));
-  if (it == table.end()) {
-    *pStr = nullptr;
-    return CUDA_ERROR_INVALID_VALUE;
-  }
-  *pStr = it->second.description.c_str();
-  return CUDA_SUCCESS;
+  const auto* info = find_error(error);
+  *pStr = info ? info->description.c_str() : nullptr;
+  return info ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
