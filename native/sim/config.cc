@@ -2,6 +2,7 @@
 //
 // A bad value is not guessed around: it is recorded in Config::error, cuInit
 // then fails with CUDA_ERROR_INVALID_VALUE and the message names the variable.
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -29,6 +30,31 @@ const Unit kUnits[] = {
     {"B", 1.0},
 };
 
+// The driver's reading of CUDA_VISIBLE_DEVICES over `physical` devices.
+std::vector<int> visible_devices(const char* list, int physical) {
+  std::vector<int> out;
+  if (list == nullptr) {
+    for (int i = 0; i < physical; ++i) out.push_back(i);
+    return out;
+  }
+  const char* p = list;
+  while (*p != 0) {
+    while (*p == ' ') ++p;
+    char* end = nullptr;
+    errno = 0;
+    long index = std::isdigit(static_cast<unsigned char>(*p)) ? std::strtol(p, &end, 10) : -1;
+    if (index < 0 || errno != 0 || index >= physical) break;
+    while (*end == ' ') ++end;
+    if (*end != ',' && *end != 0) break;
+    bool repeated = false;
+    for (int seen : out) repeated |= seen == index;
+    if (repeated) break;
+    out.push_back(static_cast<int>(index));
+    p = *end == ',' ? end + 1 : end;
+  }
+  return out;
+}
+
 Config load() {
   Config c;
   if (const char* v = std::getenv("GPUPOOL_SIM_DEVICES"); v && *v) {
@@ -55,6 +81,7 @@ Config load() {
     // cuDeviceGetName hands out at most 255 characters plus the terminator.
     c.name.assign(v, strnlen(v, 255));
   }
+  c.visible = visible_devices(std::getenv("CUDA_VISIBLE_DEVICES"), c.device_count);
   return c;
 }
 

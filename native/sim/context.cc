@@ -47,6 +47,7 @@ void teardown(Context* ctx) {
   events_release_context(ctx);
   modules_release_context(ctx);
   memory_release_context(ctx);
+  arrays_release_context(ctx);
   ctx->active.store(false);
 }
 

@@ -1,7 +1,11 @@
 // device.cc — cuInit, driver version, and the simulated devices themselves.
 //
 // Devices are created by the first successful cuInit from the configuration
-// (config.cc) and live for the rest of the process. A child created by fork()
+// (config.cc: GPUPOOL_SIM_DEVICES, narrowed and renumbered by
+// CUDA_VISIBLE_DEVICES as the driver does) and live for the rest of the
+// process. A device keeps its physical index for what identifies the hardware
+// (UUID, PCI bus id), so ordinal 0 under CUDA_VISIBLE_DEVICES=1 is the same
+// "GPU" as ordinal 1 without it. A child created by fork()
 // sees the driver as uninitialised (CUDA_ERROR_NOT_INITIALIZED), as with the
 // real driver, whose state does not survive fork.
 #include <pthread.h>
@@ -69,10 +73,11 @@ SIM_API CUresult cuInit(unsigned int flags) {
     report(c.error);
     return CUDA_ERROR_INVALID_VALUE;
   }
-  if (c.device_count == 0) return CUDA_ERROR_NO_DEVICE;
-  for (int i = 0; i < c.device_count; ++i) {
+  if (c.visible.empty()) return CUDA_ERROR_NO_DEVICE;
+  for (int i = 0; i < static_cast<int>(c.visible.size()); ++i) {
     auto* d = new Device;
     d->ordinal = i;
+    d->physical = c.visible[i];
     d->name = c.name;
     d->total_bytes = c.memory_bytes;
     d->executor = new DeviceExecutor(i);
@@ -114,11 +119,11 @@ SIM_API CUresult cuDeviceGetName(char* name, int len, CUdevice dev) {
   return CUDA_SUCCESS;
 }
 
-// A stable UUID per (name, ordinal), shaped as a version-4 UUID.
+// A stable UUID per (name, physical device), shaped as a version-4 UUID.
 static void fill_uuid(const Device* d, CUuuid* uuid) {
   uint64_t h = 1469598103934665603ull;  // FNV-1a
   for (char ch : d->name) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
-  h ^= static_cast<uint64_t>(d->ordinal) * 0x9E3779B97F4A7C15ull;
+  h ^= static_cast<uint64_t>(d->physical) * 0x9E3779B97F4A7C15ull;
   uint64_t h2 = (h ^ 0xC2B2AE3D27D4EB4Full) * 1099511628211ull;
   std::memcpy(uuid->bytes, &h, 8);
   std::memcpy(uuid->bytes + 8, &h2, 8);
@@ -160,7 +165,7 @@ SIM_API CUresult cuDeviceGetPCIBusId(char* pciBusId, int len, CUdevice dev) {
   if (pciBusId == nullptr || len <= 0) return CUDA_ERROR_INVALID_VALUE;
   Device* d = device(dev);
   if (d == nullptr) return CUDA_ERROR_INVALID_DEVICE;
-  std::snprintf(pciBusId, static_cast<size_t>(len), "%04X:%02X:00.0", 0u, d->ordinal + 1);
+  std::snprintf(pciBusId, static_cast<size_t>(len), "%04X:%02X:00.0", 0u, d->physical + 1);
   return CUDA_SUCCESS;
 }
 
@@ -173,10 +178,14 @@ SIM_API CUresult cuDeviceGetByPCIBusId(CUdevice* dev, const char* pciBusId) {
     domain = 0;
     if (std::sscanf(pciBusId, "%x:%x.%x", &bus, &slot, &func) != 3) return CUDA_ERROR_INVALID_VALUE;
   }
-  int ordinal = static_cast<int>(bus) - 1;
-  if (domain != 0 || slot != 0 || func != 0 || device(ordinal) == nullptr) return CUDA_ERROR_INVALID_DEVICE;
-  *dev = ordinal;
-  return CUDA_SUCCESS;
+  if (domain != 0 || slot != 0 || func != 0) return CUDA_ERROR_INVALID_DEVICE;
+  for (int ordinal = 0; ordinal < device_count(); ++ordinal) {
+    if (device(ordinal)->physical + 1 == static_cast<int>(bus)) {
+      *dev = ordinal;
+      return CUDA_SUCCESS;
+    }
+  }
+  return CUDA_ERROR_INVALID_DEVICE;
 }
 
 SIM_API CUresult cuDeviceCanAccessPeer(int* canAccessPeer, CUdevice dev, CUdevice peerDev) {

@@ -91,10 +91,10 @@ SIM_API CUresult cuDeviceGetAttribute(int* pi, CUdevice_attribute attrib, CUdevi
   if (attrib < 1 || attrib >= CU_DEVICE_ATTRIBUTE_MAX) return CUDA_ERROR_INVALID_VALUE;
   static const Table table = build_table();
   switch (attrib) {
-    case CU_DEVICE_ATTRIBUTE_PCI_BUS_ID: *pi = d->ordinal + 1; break;
+    case CU_DEVICE_ATTRIBUTE_PCI_BUS_ID: *pi = d->physical + 1; break;
     case CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID: *pi = 0; break;
     case CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID: *pi = 0; break;
-    case CU_DEVICE_ATTRIBUTE_MULTI_GPU_BOARD_GROUP_ID: *pi = d->ordinal; break;
+    case CU_DEVICE_ATTRIBUTE_MULTI_GPU_BOARD_GROUP_ID: *pi = d->physical; break;
     default: *pi = table[attrib];
   }
   return CUDA_SUCCESS;

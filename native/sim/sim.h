@@ -49,7 +49,13 @@ namespace gpupool::sim {
 // ---- configuration (config.cc) ---------------------------------------------
 
 struct Config {
-  int device_count = 1;                    // GPUPOOL_SIM_DEVICES
+  int device_count = 1;                    // GPUPOOL_SIM_DEVICES: the "physical" devices
+  // CUDA_VISIBLE_DEVICES, as the driver applies it: the physical devices the
+  // process sees, in that order (visible[i] is physical index of ordinal i).
+  // Unset: all of them. Comma-separated indices; the list ends at the first
+  // entry that is not a valid, unrepeated index (UUIDs included: not
+  // simulated); "" shows none.
+  std::vector<int> visible;
   uint64_t memory_bytes = 16ull << 30;     // GPUPOOL_SIM_MEMORY, per device
   std::string name = "gpupool simulated GPU";  // GPUPOOL_SIM_NAME
   std::string error;                       // non-empty: the environment was invalid
@@ -117,7 +123,8 @@ class DeviceExecutor {
 };
 
 struct Device {
-  int ordinal = 0;
+  int ordinal = 0;   // as the process numbers it (after CUDA_VISIBLE_DEVICES)
+  int physical = 0;  // index among the GPUPOOL_SIM_DEVICES devices: UUID, PCI bus id
   std::string name;
   uint64_t total_bytes = 0;
   std::atomic<uint64_t> used_bytes{0};
@@ -171,6 +178,7 @@ void memory_release_context(Context* ctx);    // memory.cc
 void modules_release_context(Context* ctx);   // module.cc
 void streams_release_context(Context* ctx);   // stream.cc
 void events_release_context(Context* ctx);    // event.cc
+void arrays_release_context(Context* ctx);    // array.cc
 
 // ---- streams (stream.cc) -----------------------------------------------------
 
