@@ -28,11 +28,19 @@
 //   holds a shim lock across a driver call. Safe across fork(): a child gets
 //   its own slot on its first charge.
 //
+// Lifetime
+//   The shim's library constructor calls shim_config_init() (shim_config.h), so
+//   that the default job key (pid-<pid>) reaches children started before the
+//   first charge; attaching waits for the first call here. At exit a process
+//   gives its slot back, and the last process of a job removes the region.
+//
 // Failure
 //   If the region cannot be attached (corrupt, foreign owner, wrong version),
-//   quota_state() reports it once on stderr with the reason and charging
+//   quota_ready() reports it once on stderr with the reason and charging
 //   returns Charge::kRefused: the job fails closed (its allocations fail) rather
-//   than running without the limit it was given.
+//   than running without the limit it was given. quota_limit() and quota_used()
+//   then report 0. An invalid GPUPOOL_MEMORY_LIMIT* or GPUPOOL_JOB is refused
+//   the same way.
 #pragma once
 
 #include <cstdint>
