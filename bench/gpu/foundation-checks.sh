@@ -23,7 +23,7 @@ echo "== machine"
 date -u
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 || echo "no nvidia-smi"
 (command -v nvcc >/dev/null && nvcc --version | tail -n 2) || echo "no nvcc"
-cmake --version | head -n 1
+cmake --version | sed -n 1,1p
 jobs=$(nproc)
 
 build() {  # build DIR extra-cmake-args...

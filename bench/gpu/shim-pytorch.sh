@@ -27,7 +27,7 @@ echo "== machine"
 date -u
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 || echo "no nvidia-smi"
 python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' 2>&1 || echo "no torch"
-cmake --version | head -n 1
+cmake --version | sed -n 1,1p
 
 echo "== build (Release, GPUPOOL_TEST_REAL_DRIVER=ON)"
 build=$root/build/gpu-shim
@@ -62,7 +62,7 @@ for config in default expandable_segments cudaMallocAsync; do
       timeout 75 python3 "$root/bench/gpu/shim_pytorch_check.py" --config "$config" --limit 4GiB \
         --json "$out/pytorch-$config.json" > "$out/pytorch-$config.log" 2>&1
   rc=$?
-  grep -E "^(PASS|FAIL)|info:|Error|error" "$out/pytorch-$config.log" | head -n 30
+  grep -E "^(PASS|FAIL)|info:|Error|error" "$out/pytorch-$config.log" | sed -n 1,30p
   echo "exit: $rc"
   [ $rc -eq 0 ] || status=1
   rm -f /dev/shm/gpupool-"$(id -u)"-"$job"*
@@ -82,7 +82,7 @@ echo "== shim overhead on the real driver"
 if [ "$(left)" -gt 40 ]; then
   GPUPOOL_KERNELS_DIR=$build/kernels timeout 60 "$build/tests/shim_overhead" --shim "$shim" \
     --out "$out/shim-overhead-gpu.md" --reps 2 \
-    --machine "$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -n 1), $(nproc) CPUs" \
+    --machine "$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | sed -n 1,1p), $(nproc) CPUs" \
     --command "bench/gpu/shim-pytorch.sh" > "$out/shim-overhead.log" 2>&1 || status=1
   cat "$out/shim-overhead.log"
 else
@@ -95,7 +95,7 @@ if [ "$t" -gt 20 ]; then
   GPUPOOL_TEST_DEADLINE=50 timeout "$t" ctest --test-dir "$build" -L shim -j 4 --timeout 60 \
     --output-on-failure > "$out/ctest-shim-real-driver.log" 2>&1
   rc=$?
-  grep -E "Test +#|tests passed|checks,|->|CHECK|REQUIRE|TIMEOUT|died" "$out/ctest-shim-real-driver.log" | head -n 150
+  grep -E "Test +#|tests passed|checks,|->|CHECK|REQUIRE|TIMEOUT|died" "$out/ctest-shim-real-driver.log" | sed -n 1,150p
   echo "ctest exit: $rc"
   [ $rc -eq 0 ] || status=1
 else
