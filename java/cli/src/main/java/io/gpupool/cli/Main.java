@@ -20,6 +20,11 @@ import picocli.CommandLine.Spec;
     versionProvider = Version.Provider.class,
     subcommands = {
       DevicesCommand.class,
+      AgentCommand.class,
+      RunCommand.class,
+      StatusCommand.class,
+      CancelCommand.class,
+      ReportCommand.class,
       DemoCommand.class,
       VersionCommand.class,
       CommandLine.HelpCommand.class

@@ -70,10 +70,25 @@ class DriverCommandsTest {
   }
 
   @Test
-  void demoRunsSaxpyCorrectly() {
-    GpupoolRun run = GpupoolRun.of("demo");
+  void demoRunsSaxpyAndPoolsFourJobs() {
+    // The demo's jobs need the shim, the sim and the example job: the native build tree has them.
+    String before = System.getProperty("gpupool.home");
+    System.setProperty("gpupool.home", JavaProcess.nativeBuild().toString());
+    GpupoolRun run;
+    try {
+      run = GpupoolRun.of("demo");
+    } finally {
+      if (before == null) System.clearProperty("gpupool.home");
+      else System.setProperty("gpupool.home", before);
+    }
     assertEquals(0, run.exitCode(), run.out() + run.err());
     assertTrue(run.out().contains("max error 0.0"), run.out());
-    assertTrue(run.out().contains("-> OK"), run.out());
+    assertTrue(run.out().contains("status page: http://127.0.0.1:"), run.out());
+    // 4 GiB devices (surefire's GPUPOOL_SIM_MEMORY): quotas of 1/2, 3/8, 1/4 and 1/16 of one.
+    for (String row : new String[] {"resnet-train   vision          2GiB  2GiB", "bert-finetune  nlp           1.5GiB  1.5GiB",
+        "eval-sweep     vision          1GiB  1GiB", "notebook       research      256MiB  256MiB"}) {
+      assertTrue(run.out().contains(row), row + " in\n" + run.out());
+    }
+    assertTrue(run.out().contains("pooling: every job saw its quota and was held to it -> OK"), run.out());
   }
 }

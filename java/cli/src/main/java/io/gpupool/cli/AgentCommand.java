@@ -1,0 +1,117 @@
+package io.gpupool.cli;
+
+import io.gpupool.agent.Agent;
+import io.gpupool.agent.AgentClient;
+import io.gpupool.agent.AgentOptions;
+import io.gpupool.agent.LocalSocketServer;
+import io.gpupool.agent.web.StatusHttpServer;
+import io.gpupool.driver.Cuda;
+import io.gpupool.driver.DeviceProperties;
+import io.gpupool.region.DeviceRecord;
+import java.io.PrintWriter;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+@Command(name = "agent", description = {
+    "Run the node agent: own this node's GPUs, admit jobs from `gpupool run`, serve metrics and the status page.",
+    "Stopping or restarting it leaves running jobs running under their quotas."})
+final class AgentCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(names = "--sim", paramLabel = "N",
+      description = "Use N simulated GPUs (the simulated driver) instead of the node's real ones.")
+  Integer sim;
+
+  @Option(names = "--socket", paramLabel = "PATH",
+      description = "Unix socket for jobs and commands (default: $GPUPOOL_SOCKET, else /tmp/gpupool/agent.sock).")
+  Path socket;
+
+  @Option(names = "--http", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:9400",
+      description = "Where /metrics and the status page are served (default: ${DEFAULT-VALUE}; 'off': nowhere).")
+  String http;
+
+  @Option(names = "--state", paramLabel = "DIR",
+      description = "Where history is kept (default: $XDG_STATE_HOME/gpupool, else ~/.local/state/gpupool).")
+  Path state;
+
+  @Override
+  public Integer call() throws Exception {
+    PrintWriter out = spec.commandLine().getOut();
+    Map<String, String> env = System.getenv();
+    Path socketPath = AgentClient.socketPath(socket, env);
+    InetSocketAddress httpAddress = parseHttp(http);
+    Path stateDir = state != null ? state : defaultStateDir(env);
+    if (sim != null && (sim < 1 || sim > 16)) {
+      throw new ParameterException(spec.commandLine(), "--sim: " + sim + " is not in 1..16");
+    }
+    if (sim != null && !String.valueOf(sim).equals(env.get("GPUPOOL_SIM_DEVICES"))) {
+      // dist/bin/gpupool sets this from --sim before the JVM (and the driver) start.
+      throw new ParameterException(spec.commandLine(),
+          "--sim " + sim + ": start the agent through dist/bin/gpupool (or ./gpupool), which selects the simulated driver");
+    }
+    List<DeviceRecord> devices = new ArrayList<>();
+    for (DeviceProperties d : Cuda.devices()) devices.add(new DeviceRecord(d.totalMemoryBytes(), d.uuid(), d.name()));
+    if (devices.isEmpty()) throw new IllegalStateException("the driver shows no CUDA devices");
+
+    Map<String, String> jobEnv = new LinkedHashMap<>();
+    if (sim != null) {
+      jobEnv.put("GPUPOOL_USE_SIM", "1");
+      for (String k : List.of("GPUPOOL_SIM_DEVICES", "GPUPOOL_SIM_MEMORY", "GPUPOOL_SIM_NAME")) {
+        if (env.get(k) != null) jobEnv.put(k, env.get(k));
+      }
+    }
+    if (env.get("CUDA_VISIBLE_DEVICES") != null) jobEnv.put("CUDA_VISIBLE_DEVICES", env.get("CUDA_VISIBLE_DEVICES"));
+    AgentOptions options = new AgentOptions(socketPath, httpAddress, stateDir, AgentOptions.instanceFor(socketPath),
+        sim != null, jobEnv, 500);
+
+    CountDownLatch stop = new CountDownLatch(1);
+    try (Agent agent = Agent.start(options, devices);
+         LocalSocketServer server = LocalSocketServer.start(agent, socketPath);
+         StatusHttpServer web = httpAddress == null ? null
+             : new StatusHttpServer(httpAddress.getHostString(), httpAddress.getPort(), agent::status, agent::report)) {
+      Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown, "gpupool-agent-stop"));
+      out.printf("gpupool agent: %d %s GPU(s); socket %s%s; node table %s; state %s%n", devices.size(),
+          sim != null ? "simulated" : "", socketPath, server.epoll() ? "" : " (NIO: no peer credentials)",
+          agent.table().path(), stateDir);
+      if (web != null) out.printf("status page: http://%s/   metrics: http://%s/metrics%n",
+          hostPort(web.address()), hostPort(web.address()));
+      out.flush();
+      stop.await();
+    }
+    return 0;
+  }
+
+  static String hostPort(InetSocketAddress a) {
+    return a.getHostString() + ":" + a.getPort();
+  }
+
+  private InetSocketAddress parseHttp(String value) {
+    if (value == null || value.equals("off")) return null;
+    int colon = value.lastIndexOf(':');
+    try {
+      if (colon <= 0) throw new NumberFormatException();
+      int port = Integer.parseInt(value.substring(colon + 1));
+      if (port < 0 || port > 65535) throw new NumberFormatException();
+      return new InetSocketAddress(value.substring(0, colon), port);
+    } catch (NumberFormatException e) {
+      throw new ParameterException(spec.commandLine(), "--http: '" + value + "' is not HOST:PORT (or 'off')");
+    }
+  }
+
+  static Path defaultStateDir(Map<String, String> env) {
+    String xdg = env.get("XDG_STATE_HOME");
+    if (xdg != null && !xdg.isEmpty()) return Path.of(xdg, "gpupool");
+    return Path.of(System.getProperty("user.home"), ".local", "state", "gpupool");
+  }
+}

@@ -1,0 +1,177 @@
+package io.gpupool.cli;
+
+import io.gpupool.agent.AgentClient;
+import io.gpupool.proto.v1.Admitted;
+import io.gpupool.proto.v1.AgentReply;
+import io.gpupool.proto.v1.AgentRequest;
+import io.gpupool.proto.v1.Finished;
+import io.gpupool.proto.v1.Submit;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * `gpupool run`: asks the agent for a grant, waits in its queue if need be, then runs the
+ * command under the shim with the job's identity and quota and returns its exit code.
+ *
+ * <p>Exit codes, as env(1) and docker run: the command's own; 125 when gpupool itself failed
+ * (no agent, refused); 126 when the command cannot be run; 127 when it is not found.
+ */
+@Command(name = "run", description = "Run a command as a job: with a GPU memory quota, on GPUs the agent grants.")
+final class RunCommand implements Callable<Integer> {
+  static final int EXIT_GPUPOOL = 125;
+
+  @Spec CommandSpec spec;
+
+  @Option(names = "--memory", paramLabel = "SIZE",
+      description = "GPU memory per GPU, e.g. 4GiB (default: the whole GPU).")
+  String memory;
+
+  @Option(names = "--gpus", paramLabel = "N", defaultValue = "1", description = "GPUs (default: ${DEFAULT-VALUE}).")
+  int gpus;
+
+  @Option(names = "--weight", paramLabel = "W", defaultValue = "100",
+      description = "Time-slice weight, 1..10000 (default: ${DEFAULT-VALUE}).")
+  int weight;
+
+  @Option(names = "--name", paramLabel = "NAME", description = "Job name (default: the command's name).")
+  String name;
+
+  @Option(names = "--team", paramLabel = "TEAM", defaultValue = "", description = "Team, for reports.")
+  String team;
+
+  @Option(names = "--no-wait", description = "Fail instead of waiting when the GPUs are busy.")
+  boolean noWait;
+
+  @Option(names = "--socket", paramLabel = "PATH", description = "The agent's socket (default: $GPUPOOL_SOCKET, else /tmp/gpupool/agent.sock).")
+  Path socket;
+
+  @Parameters(arity = "1..*", paramLabel = "CMD", description = "The command and its arguments (after --).")
+  List<String> command;
+
+  @Override
+  public Integer call() throws Exception {
+    PrintWriter err = spec.commandLine().getErr();
+    long bytes = 0;
+    if (memory != null) {
+      try {
+        bytes = Sizes.parse(memory);
+      } catch (IllegalArgumentException e) {
+        throw new ParameterException(spec.commandLine(), "--memory: " + e.getMessage());
+      }
+      if (bytes == 0) throw new ParameterException(spec.commandLine(), "--memory: must be more than 0");
+    }
+    if (gpus < 1 || gpus > 16) throw new ParameterException(spec.commandLine(), "--gpus: " + gpus + " is not in 1..16");
+    if (weight < 1 || weight > 10_000) throw new ParameterException(spec.commandLine(), "--weight: " + weight + " is not in 1..10000");
+    String jobName = name != null ? name : Path.of(command.get(0)).getFileName().toString();
+    Path socketPath = AgentClient.socketPath(socket, System.getenv());
+    Path home = Path.of(System.getProperty("gpupool.home", "."));
+    Path shim = home.resolve("lib/libgpupool-shim.so");
+    if (!Files.isRegularFile(shim)) {
+      err.println("gpupool run: the shim is missing: " + shim + " (build with `mvn -B -DskipTests package`)");
+      return EXIT_GPUPOOL;
+    }
+
+    AgentClient client;
+    try {
+      client = AgentClient.connect(socketPath);
+    } catch (AgentClient.NoAgentException e) {
+      err.println("gpupool run: " + e.getMessage());
+      return EXIT_GPUPOOL;
+    }
+    try (client) {
+      client.send(AgentRequest.newBuilder().setSubmit(Submit.newBuilder()
+          .setMemoryBytes(bytes).setGpus(gpus).setWeight(weight).setName(jobName).setTeam(team)
+          .setNoWait(noWait).addAllCommand(command)).build());
+      Admitted admitted = null;
+      while (admitted == null) {
+        Optional<AgentReply> reply = client.receive();
+        if (reply.isEmpty()) {
+          err.println("gpupool run: the agent closed the connection before the job was admitted");
+          return EXIT_GPUPOOL;
+        }
+        AgentReply r = reply.get();
+        switch (r.getReplyCase()) {
+          case QUEUED -> err.printf("gpupool run: %s: %d job%s ahead%n", r.getQueued().getReason(),
+              r.getQueued().getAhead(), r.getQueued().getAhead() == 1 ? "" : "s");
+          case ADMITTED -> admitted = r.getAdmitted();
+          case ERROR -> {
+            err.println("gpupool run: " + r.getError().getMessage() + " (" + r.getError().getCode() + ")");
+            return EXIT_GPUPOOL;
+          }
+          default -> {
+            err.println("gpupool run: unexpected reply from the agent: " + r.getReplyCase());
+            return EXIT_GPUPOOL;
+          }
+        }
+        err.flush();
+      }
+      int code = runCommand(admitted, home, shim, err);
+      try {
+        client.send(AgentRequest.newBuilder().setFinished(Finished.newBuilder().setExitCode(code)).build());
+      } catch (IOException agentGone) {
+        // the agent restarted meanwhile: the new one sees the job end by itself
+      }
+      return code;
+    }
+  }
+
+  private int runCommand(Admitted admitted, Path home, Path shim, PrintWriter err) throws InterruptedException {
+    ProcessBuilder pb = new ProcessBuilder(command).inheritIO();
+    Map<String, String> env = pb.environment();
+    env.remove("CUDA_VISIBLE_DEVICES"); // ordinals are the agent's; it passes its own if it has one
+    env.remove("GPUPOOL_MEMORY_LIMIT");
+    env.keySet().removeIf(k -> k.startsWith("GPUPOOL_MEMORY_LIMIT_"));
+    boolean useSim = "1".equals(admitted.getEnvironmentMap().get("GPUPOOL_USE_SIM"));
+    admitted.getEnvironmentMap().forEach((k, v) -> {
+      if (!k.equals("GPUPOOL_USE_SIM")) env.put(k, v);
+    });
+    if (useSim) {
+      String sim = home.resolve("lib/sim").toString();
+      env.merge("LD_LIBRARY_PATH", sim, (old, s) -> s + ":" + old);
+    }
+    env.merge("LD_PRELOAD", shim.toString(), (old, s) -> s + ":" + old);
+    env.put("GPUPOOL_JOB", admitted.getJobKey());
+    env.put("GPUPOOL_AGENT_TABLE", admitted.getTablePath());
+    env.put("GPUPOOL_AGENT_ENTRY", Integer.toString(admitted.getTableEntry()));
+    env.put("GPUPOOL_VISIBLE_DEVICES",
+        admitted.getDevicesList().stream().map(String::valueOf).collect(Collectors.joining(",")));
+    Process process;
+    try {
+      process = pb.start();
+    } catch (IOException e) {
+      boolean missing = e.getMessage() != null && e.getMessage().contains("error=2,");
+      err.println("gpupool run: cannot run " + command.get(0) + ": " + e.getMessage());
+      return missing ? 127 : 126;
+    }
+    // Ending gpupool run (Ctrl-C, `gpupool cancel`) ends the command: SIGTERM, as the shell would.
+    Thread forward = new Thread(() -> {
+      process.destroy();
+      try {
+        process.waitFor();
+      } catch (InterruptedException ignored) {
+        Thread.currentThread().interrupt();
+      }
+    }, "gpupool-run-stop");
+    Runtime.getRuntime().addShutdownHook(forward);
+    int code = process.waitFor();
+    try {
+      Runtime.getRuntime().removeShutdownHook(forward);
+    } catch (IllegalStateException shuttingDown) {
+      // the hook is already running
+    }
+    return code;
+  }
+}
