@@ -84,47 +84,85 @@ final class RunCommand implements Callable<Integer> {
       return EXIT_GPUPOOL;
     }
 
-    AgentClient client;
-    try {
-      client = AgentClient.connect(socketPath);
-    } catch (AgentClient.NoAgentException e) {
-      err.println("gpupool run: " + e.getMessage());
-      return EXIT_GPUPOOL;
-    }
-    try (client) {
-      client.send(AgentRequest.newBuilder().setSubmit(Submit.newBuilder()
-          .setMemoryBytes(bytes).setGpus(gpus).setWeight(weight).setName(jobName).setTeam(team)
-          .setNoWait(noWait).addAllCommand(command)).build());
-      Admitted admitted = null;
-      while (admitted == null) {
-        Optional<AgentReply> reply = client.receive();
-        if (reply.isEmpty()) {
-          err.println("gpupool run: the agent closed the connection before the job was admitted");
-          return EXIT_GPUPOOL;
+    Submit submit = Submit.newBuilder()
+        .setMemoryBytes(bytes).setGpus(gpus).setWeight(weight).setName(jobName).setTeam(team)
+        .setNoWait(noWait).addAllCommand(command).build();
+    long reconnectUntil = 0;
+    for (;;) {
+      AgentClient client;
+      try {
+        client = AgentClient.connect(socketPath);
+      } catch (AgentClient.NoAgentException e) {
+        if (System.currentTimeMillis() < reconnectUntil) {
+          Thread.sleep(500);
+          continue;
         }
+        err.println("gpupool run: " + e.getMessage());
+        return EXIT_GPUPOOL;
+      }
+      try (client) {
+        Admitted admitted = awaitAdmission(client, submit, err);
+        if (admitted == null) {
+          // The agent went away while the job waited (a restart): ask the next one, for a while.
+          if (reconnectUntil == 0) reconnectUntil = System.currentTimeMillis() + RECONNECT_MS;
+          if (System.currentTimeMillis() >= reconnectUntil) {
+            err.println("gpupool run: the agent went away while the job waited, and none came back within "
+                + RECONNECT_MS / 1000 + " s");
+            return EXIT_GPUPOOL;
+          }
+          err.println("gpupool run: lost the agent while waiting; submitting again");
+          Thread.sleep(500);
+          continue;
+        }
+        if (admitted.getJobId() < 0) return EXIT_GPUPOOL; // refused; already said why
+        int code = runCommand(admitted, home, shim, err);
+        try {
+          client.send(AgentRequest.newBuilder().setFinished(Finished.newBuilder().setExitCode(code)).build());
+        } catch (IOException agentGone) {
+          // the agent restarted meanwhile: the new one sees the job end by itself
+        }
+        return code;
+      }
+    }
+  }
+
+  /** How long a waiting job looks for an agent that went away (restarts take seconds). */
+  static final long RECONNECT_MS = 60_000;
+  private static final Admitted REFUSED = Admitted.newBuilder().setJobId(-1).build();
+
+  /**
+   * Submits and waits for admission: the grant; {@link #REFUSED} when the agent refused (said on
+   * stderr); null when the agent went away before deciding.
+   */
+  private Admitted awaitAdmission(AgentClient client, Submit submit, PrintWriter err) {
+    try {
+      client.send(AgentRequest.newBuilder().setSubmit(submit).build());
+      for (;;) {
+        Optional<AgentReply> reply = client.receive();
+        if (reply.isEmpty()) return null;
         AgentReply r = reply.get();
         switch (r.getReplyCase()) {
           case QUEUED -> err.printf("gpupool run: %s: %d job%s ahead%n", r.getQueued().getReason(),
               r.getQueued().getAhead(), r.getQueued().getAhead() == 1 ? "" : "s");
-          case ADMITTED -> admitted = r.getAdmitted();
+          case ADMITTED -> {
+            return r.getAdmitted();
+          }
           case ERROR -> {
+            if (r.getError().getCode() == io.gpupool.proto.v1.Error.Code.UNAVAILABLE) return null;
             err.println("gpupool run: " + r.getError().getMessage() + " (" + r.getError().getCode() + ")");
-            return EXIT_GPUPOOL;
+            return REFUSED;
           }
           default -> {
             err.println("gpupool run: unexpected reply from the agent: " + r.getReplyCase());
-            return EXIT_GPUPOOL;
+            return REFUSED;
           }
         }
         err.flush();
       }
-      int code = runCommand(admitted, home, shim, err);
-      try {
-        client.send(AgentRequest.newBuilder().setFinished(Finished.newBuilder().setExitCode(code)).build());
-      } catch (IOException agentGone) {
-        // the agent restarted meanwhile: the new one sees the job end by itself
-      }
-      return code;
+    } catch (IOException e) {
+      return null;
+    } finally {
+      err.flush();
     }
   }
 

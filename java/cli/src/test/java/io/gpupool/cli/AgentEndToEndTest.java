@@ -198,6 +198,10 @@ class AgentEndToEndTest {
 
   @Test
   void restartingTheAgentNeitherKillsNorUnlimitsRunningJobs() throws Exception {
+    JavaProcess before = run("--memory", "1GiB", "--name", "before-restart", "--team", "history");
+    before.send("exit 0");
+    assertEquals(0, before.waitFor());
+    await("the first job is recorded", statusSays(st -> st.getJobsCount() == 0));
     JavaProcess job = run("--memory", "1GiB", "--name", "survivor");
     job.send("alloc " + 512 * MIB);
     assertEquals("alloc " + 512 * MIB + " -> CUDA_SUCCESS", job.nextOut());
@@ -218,6 +222,34 @@ class AgentEndToEndTest {
     job.send("exit 0");
     assertEquals(0, job.waitFor());
     await("the new agent sees the job end", statusSays(st -> st.getJobsCount() == 0));
+
+    // History survives the restart: both jobs are in the report, the first one from before it.
+    GpupoolRun csv = GpupoolRun.of("report", "--since", "1h", "--socket", socket.toString());
+    assertEquals(0, csv.exitCode(), csv.err());
+    assertTrue(csv.out().contains("before-restart"), csv.out());
+    assertTrue(csv.out().contains("survivor"), csv.out());
+  }
+
+  @Test
+  void aWaitingJobSubmitsAgainToTheRestartedAgent() throws Exception {
+    JavaProcess holder = run("--gpus", "2", "--name", "holder");
+    holder.send("info");
+    holder.nextOut();
+    JavaProcess waiter = run("--memory", "1GiB", "--name", "waiter");
+    waiter.awaitErr(l -> l.contains("waiting for 1 GiB on 1 GPU: 0 jobs ahead"));
+
+    agent.process.destroyForcibly();
+    agent.process.waitFor();
+    waiter.awaitErr(l -> l.contains("lost the agent while waiting; submitting again"));
+    agent = startAgentProcess();
+    waiter.awaitErr(l -> l.contains("waiting for 1 GiB on 1 GPU: 0 jobs ahead"));
+
+    holder.send("exit 0");
+    assertEquals(0, holder.waitFor());
+    waiter.send("info");
+    assertEquals("info devices=1 total=" + GIB + " free=" + GIB + " rc=CUDA_SUCCESS", waiter.nextOut());
+    waiter.send("exit 0");
+    assertEquals(0, waiter.waitFor());
   }
 
   @Test
