@@ -19,8 +19,9 @@ import org.bytedeco.javacpp.Pointer;
  * here restates the layout.
  */
 final class Fields {
-  /** A job key or an agent instance name: the characters the headers allow, 1..48 of them. */
-  static final Pattern KEY = Pattern.compile("[A-Za-z0-9_.-]{1,48}");
+  /** A job key (or an agent instance name): 1..GPUPOOL_REGION_JOB_MAX of [A-Za-z0-9_.-]. */
+  static final Pattern KEY =
+      Pattern.compile("[A-Za-z0-9_.-]{1," + GpupoolLayout.GPUPOOL_REGION_JOB_MAX + "}");
 
   static {
     // Loads the JNI library, which registers the compiler's sizes and offsets of every struct.
