@@ -7,6 +7,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "agent_table.h"
 #include "log.h"
 #include "shim_config.h"
 
@@ -108,6 +109,12 @@ CUresult devices_before_init() {
   std::lock_guard<std::mutex> lock(g_mutex);
   apply_locked();
   return g_failed ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+}
+
+void devices_after_init() {
+  if (shim_config().agent_table.empty()) return;  // only the agent's limits are by physical ordinal
+  std::lock_guard<std::mutex> lock(g_mutex);
+  agent_table_note_visible(std::getenv(kCudaVisible));
 }
 
 }  // namespace gpupool::shim

@@ -48,6 +48,11 @@ void devices_apply();
 // devices cannot be honoured, else CUDA_SUCCESS.
 CUresult devices_before_init();
 
+// Called by the cuInit hook after the real cuInit succeeded: tells the quota's
+// agent table (agent_table.h) which physical device each job ordinal is, from
+// the CUDA_VISIBLE_DEVICES the driver initialised with. Thread-safe.
+void devices_after_init();
+
 // ---- pure helper -------------------------------------------------------------
 
 // The CUDA_VISIBLE_DEVICES value showing `cuda_visible` (nullptr: unset) inside

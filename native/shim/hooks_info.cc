@@ -11,7 +11,9 @@
 // answer and the virtual one.
 //
 // cuInit first brings the job's visible devices in line (devices.h) and fails
-// with CUDA_ERROR_INVALID_VALUE when they cannot be honoured.
+// with CUDA_ERROR_INVALID_VALUE when they cannot be honoured; after the real
+// cuInit succeeds it records which physical device each job ordinal is (the
+// agent's limits are per physical device).
 #include <algorithm>
 
 #include "devices.h"
@@ -48,7 +50,9 @@ SHIM_EXPORT CUresult cuInit(unsigned int Flags) {
   auto real = SHIM_REAL(cuInit);
   if (real == nullptr) return missing_real_result();
   if (CUresult r = devices_before_init(); r != CUDA_SUCCESS) return r;
-  return real(Flags);
+  CUresult r = real(Flags);
+  if (r == CUDA_SUCCESS) devices_after_init();
+  return r;
 }
 
 SHIM_EXPORT CUresult cuMemGetInfo_v2(size_t* free, size_t* total) {

@@ -1,5 +1,9 @@
 // quota.cc — the quota engine behind quota.h.
 //
+// Limits come from the environment (shim_config.h) or, for a job the agent
+// started, from the agent's node table (agent_table.h), read at every charge
+// and copied into the region's limit_bytes for those who read the region.
+//
 // In-process state: one Attachment (the mapped region of the job) and this
 // process's slot in it, cached as one packed atomic word so the charge path
 // takes no in-process lock. g_mu serialises what is rare: attaching, claiming
@@ -16,6 +20,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "agent_table.h"
 #include "log.h"
 #include "region.h"
 #include "shim_config.h"
@@ -107,19 +112,46 @@ std::string limit_differences(const uint64_t* have_limits, const ShimConfig& c) 
   return out;
 }
 
+// The limits in force now: the agent's (0 where its entry is gone) or the
+// environment's.
+void limits_in_force(const ShimConfig& c, uint64_t* limits) {
+  const bool agent = agent_table_attached();
+  for (int d = 0; d < kMaxDevices; ++d)
+    if (!agent) limits[d] = c.limit[d];
+    else if (!agent_table_limit(d, &limits[d])) limits[d] = 0;
+}
+
+// Under g_mu. Attaches the agent's node table; false if refused (printed).
+bool attach_agent_locked(const ShimConfig& c) {
+  std::string why;
+  if (!agent_table_attach(c.agent_table.c_str(), c.agent_entry, c.job.c_str(), &why)) {
+    refuse("GPUPOOL_AGENT_TABLE=%s: %s -- refusing the agent's node table; this job's allocations "
+           "will fail",
+           c.agent_table.c_str(), why.c_str());
+    return false;
+  }
+  GPUPOOL_LOG_INFO("memory limits from the agent's node table %s, jobs[%d]%s", c.agent_table.c_str(),
+                   c.agent_entry,
+                   c.env_limits_ignored ? "; GPUPOOL_MEMORY_LIMIT* ignored: the agent's quota applies" : "");
+  return true;
+}
+
 // Under g_mu. Makes process `pid` a member of the job's region: opens it
 // (creating it if needed) unless `reuse` names a mapping to keep, claims a
 // slot, and publishes both. False if refused (the reason is printed).
 bool join_locked(pid_t pid, Attachment* reuse) {
   const ShimConfig& c = shim_config();
   const uint64_t start_time = proc_start_time(pid);
+  const bool agent = agent_table_attached();
+  uint64_t want[kMaxDevices];
+  limits_in_force(c, want);
   Attachment* a = reuse;
   for (int attempt = 0; attempt < 8; ++attempt) {
     bool created = false;
     if (a == nullptr) {
       std::string path = region_path(::geteuid(), c.job);
       std::string why;
-      gpupool_region* r = region_open(path.c_str(), c.job.c_str(), c.limit, &created, &why);
+      gpupool_region* r = region_open(path.c_str(), c.job.c_str(), want, &created, &why);
       if (r == nullptr) {
         refuse_region(path.c_str(), why.c_str());
         return false;
@@ -152,14 +184,15 @@ bool join_locked(pid_t pid, Attachment* reuse) {
     for (int i = 0; i < static_cast<int>(GPUPOOL_REGION_MAX_SLOTS); ++i)
       others |= i != slot && r->slots[i].state == GPUPOOL_SLOT_LIVE;
     // A region nobody else uses is this process's to configure: a stale one
-    // (its processes died) must not impose old limits on a new run.
+    // (its processes died) must not impose old limits on a new run. The
+    // agent's limits are in force whoever else uses it.
     bool adopted = false;
-    if (slot >= 0 && !created && !others &&
+    if (slot >= 0 && !created && (agent || !others) &&
         (r->header.flags & GPUPOOL_REGION_FLAG_AGENT_MANAGED) == 0) {
       for (int d = 0; d < kMaxDevices; ++d) {
-        if (r->devices[d].limit_bytes != c.limit[d]) {
-          region_store(&r->devices[d].limit_bytes, c.limit[d]);
-          adopted = true;
+        if (r->devices[d].limit_bytes != want[d]) {
+          region_store(&r->devices[d].limit_bytes, want[d]);
+          adopted = !agent;
         }
       }
     }
@@ -180,7 +213,7 @@ bool join_locked(pid_t pid, Attachment* reuse) {
     g_slot.store(pack_slot(a->generation, pid, slot), std::memory_order_release);
     g_state.store(kReady, std::memory_order_release);
 
-    std::string differences = limit_differences(limits, c);
+    std::string differences = agent ? std::string() : limit_differences(limits, c);
     if (!differences.empty())
       GPUPOOL_LOG_WARN("%s: this process's limits differ from the job's (%s); the job's apply",
                        a->path, differences.c_str());
@@ -278,7 +311,7 @@ bool quota_ready() {
     if (!c.error.empty())
       refuse("%s -- the memory quota cannot be applied; this job's allocations will fail",
              c.error.c_str());
-    else
+    else if (c.agent_table.empty() || attach_agent_locked(c))
       join_locked(::getpid(), nullptr);
   }
   return g_state.load(std::memory_order_acquire) == kReady;
@@ -289,9 +322,12 @@ Charge quota_charge(int device, uint64_t bytes) {
   if (!quota_ready()) return Charge::kRefused;
   if (bytes == 0) return Charge::kOk;
   const pid_t pid = ::getpid();
+  const bool agent = agent_table_attached();
   bool reclaimed = false;
   for (int attempt = 0; attempt < 8; ++attempt) {
     if (g_shutdown.load(std::memory_order_acquire)) return Charge::kOk;  // exiting
+    uint64_t agent_limit = 0;
+    if (agent && !agent_table_limit(device, &agent_limit)) return Charge::kRefused;  // entry gone
     Attachment* a = nullptr;
     int slot = -1;
     if (!current_slot(pid, &a, &slot)) return Charge::kRefused;
@@ -311,7 +347,9 @@ Charge quota_charge(int device, uint64_t bytes) {
     }
     gpupool_region_device& dev = r->devices[device];
     const uint64_t used = dev.used_bytes;
-    const uint64_t limit = dev.limit_bytes;
+    const uint64_t limit = agent ? agent_limit : dev.limit_bytes;
+    if (agent && limit != dev.limit_bytes && (r->header.flags & GPUPOOL_REGION_FLAG_AGENT_MANAGED) == 0)
+      region_store(&dev.limit_bytes, limit);  // for the agent and metrics, which read the region
     const bool fits = bytes <= limit && used <= limit - bytes;
     if (fits) {
       region_store(&dev.used_bytes, used + bytes);
@@ -367,6 +405,10 @@ void quota_uncharge(int device, uint64_t bytes) {
 uint64_t quota_limit(int device) {
   if (device < 0 || device >= kMaxDevices) return kUnlimited;
   if (!quota_ready()) return 0;
+  if (agent_table_attached()) {
+    uint64_t limit = 0;
+    return agent_table_limit(device, &limit) ? limit : 0;
+  }
   return region_load(&g_att.load(std::memory_order_acquire)->region->devices[device].limit_bytes);
 }
 

@@ -8,6 +8,7 @@ if(TARGET gpupool_shim_quota)
 endif()
 add_library(gpupool_shim_quota STATIC
   ${CMAKE_CURRENT_LIST_DIR}/quota.cc
+  ${CMAKE_CURRENT_LIST_DIR}/agent_table.cc
   ${CMAKE_CURRENT_LIST_DIR}/region.cc
   ${CMAKE_CURRENT_LIST_DIR}/shim_config.cc
   ${CMAKE_CURRENT_LIST_DIR}/log.cc)

@@ -19,8 +19,10 @@
 // Devices
 //   `device` is the ordinal the job sees (after GPUPOOL_VISIBLE_DEVICES
 //   renumbering), 0 .. kMaxDevices-1. Limits come from GPUPOOL_MEMORY_LIMIT and
-//   GPUPOOL_MEMORY_LIMIT_<ordinal> (or, later, from the agent); no limit means
-//   unlimited, and charging then only records usage.
+//   GPUPOOL_MEMORY_LIMIT_<ordinal>; no limit means unlimited, and charging then
+//   only records usage. A job the agent started (GPUPOOL_AGENT_TABLE) takes its
+//   limits from the agent's node table instead, read at every charge
+//   (agent_table.h); the region's limit_bytes then follow the table's.
 //
 // Threading
 //   All functions are thread-safe and async-signal-unsafe. None of them calls
@@ -40,7 +42,9 @@
 //   returns Charge::kRefused: the job fails closed (its allocations fail) rather
 //   than running without the limit it was given. quota_limit() and quota_used()
 //   then report 0. An invalid GPUPOOL_MEMORY_LIMIT* or GPUPOOL_JOB is refused
-//   the same way.
+//   the same way, and so is an agent's node table that cannot be attached. When
+//   the agent later releases the job's table entry, every new charge returns
+//   kRefused and quota_limit() 0; uncharging (frees) still works.
 #pragma once
 
 #include <cstdint>

@@ -159,6 +159,32 @@ void load_visible(const char* const* envp, ShimConfig* c) {
   if (!c->visible_error.empty()) c->visible_count = 0;
 }
 
+bool has_limit_variable(const char* const* envp) {
+  if (envp == nullptr) return false;
+  for (const char* const* e = envp; *e != nullptr; ++e)
+    if (std::strncmp(*e, kLimitVar, sizeof kLimitVar - 1) == 0 &&
+        ((*e)[sizeof kLimitVar - 1] == '=' || (*e)[sizeof kLimitVar - 1] == '_'))
+      return true;
+  return false;
+}
+
+// GPUPOOL_AGENT_TABLE and GPUPOOL_AGENT_ENTRY (set by the agent together with
+// GPUPOOL_JOB). Called only when GPUPOOL_AGENT_TABLE is set.
+void load_agent(const char* const* envp, const char* table, ShimConfig* c) {
+  if (*table != '/')
+    add_error(&c->error, "GPUPOOL_AGENT_TABLE=" + quoted(table) + " is not an absolute path");
+  else
+    c->agent_table = table;
+  const char* entry = env_get(envp, "GPUPOOL_AGENT_ENTRY");
+  if (entry == nullptr)
+    add_error(&c->error, "GPUPOOL_AGENT_TABLE is set but GPUPOOL_AGENT_ENTRY is not (both come from the agent)");
+  else if (!parse_ordinal(entry, std::strlen(entry), 9999, &c->agent_entry))
+    add_error(&c->error, "GPUPOOL_AGENT_ENTRY=" + quoted(entry) + " is not an entry number (e.g. 3)");
+  if (env_get(envp, "GPUPOOL_JOB") == nullptr)
+    add_error(&c->error, "GPUPOOL_AGENT_TABLE is set but GPUPOOL_JOB is not (both come from the agent)");
+  c->env_limits_ignored = has_limit_variable(envp);
+}
+
 ShimConfig load_and_export() {
   ShimConfig c = load_shim_config(environ);
   if (c.job_defaulted) ::setenv("GPUPOOL_JOB", c.job.c_str(), 0);
@@ -264,15 +290,21 @@ std::string decimal(long long v) {
 ShimConfig load_shim_config(const char* const* envp) {
   ShimConfig c;
   const char* job = env_get(envp, "GPUPOOL_JOB");
+  const char* agent_table = env_get(envp, "GPUPOOL_AGENT_TABLE");
   if (job == nullptr) {
-    c.job = "pid-" + decimal(::getpid());
-    c.job_defaulted = true;
+    if (agent_table == nullptr) {  // with the agent, a missing key is an error (load_agent)
+      c.job = "pid-" + decimal(::getpid());
+      c.job_defaulted = true;
+    }
   } else if (std::string why = job_key_problem(job); !why.empty()) {
     add_error(&c.error, "GPUPOOL_JOB=" + quoted(job) + " " + why);
   } else {
     c.job = job;
   }
-  load_limits(envp, &c);
+  if (agent_table != nullptr)
+    load_agent(envp, agent_table, &c);  // the agent's limits apply, not GPUPOOL_MEMORY_LIMIT*
+  else
+    load_limits(envp, &c);
   load_visible(envp, &c);
   return c;
 }

@@ -13,6 +13,15 @@
 //                              that order, renumbered from 0. Parsed here, used
 //                              by the interposition hooks.
 //   GPUPOOL_LOG                debug|info|warn|error (see log.h).
+//   GPUPOOL_AGENT_TABLE        set by the agent (`gpupool run`), never by users:
+//                              the absolute path of the node table
+//                              (gpupool/node_table.h). The job's limits then
+//                              come from it (agent_table.h), GPUPOOL_MEMORY_LIMIT*
+//                              are ignored (valid or not), and
+//                              GPUPOOL_AGENT_ENTRY and GPUPOOL_JOB are required.
+//   GPUPOOL_AGENT_ENTRY        set by the agent with GPUPOOL_AGENT_TABLE: the
+//                              job's index in the table's jobs[] (a decimal
+//                              number; its range is checked against the table).
 //
 // A value that cannot be honoured (an invalid size, an empty or invalid job
 // key, a limit for a device beyond 15) is never guessed around: it lands in
@@ -41,6 +50,11 @@ struct ShimConfig {
   int visible_count = 0;        // may be 0: "" shows no device
   int visible[kMaxDevices];     // job ordinal -> physical ordinal
   std::string visible_error;    // GPUPOOL_VISIBLE_DEVICES is invalid
+
+  std::string agent_table;      // GPUPOOL_AGENT_TABLE; empty: not started by the agent
+  int agent_entry = -1;         // GPUPOOL_AGENT_ENTRY (valid when agent_table is set
+                                // and error is empty)
+  bool env_limits_ignored = false;  // GPUPOOL_MEMORY_LIMIT* set, but the agent's apply
 
   ShimConfig();
 };

@@ -19,6 +19,8 @@
  *   this header's values; and it accepts its entry only while the entry's state
  *   is GPUPOOL_JOB_RUNNING and its key and uid are the job's own. Anything else
  *   is refused, never repaired.
+ *   (The shim also refuses a table that group or others may write: the file's
+ *   mode is 0644, so that only the agent's user can write it.)
  *
  * Compatibility
  *   As control_region.h: fields never move, resize or change meaning; new
@@ -49,6 +51,12 @@
  *   renumbering); GPUPOOL_NODE_UNLIMITED: none; 0 on a device the job was not
  *   granted. The agent may change a limit while the job runs (the shim reads it
  *   at every charge); it never lowers one below what the job uses.
+ *   "Physical" ordinals are those the driver gives a process that has no
+ *   CUDA_VISIBLE_DEVICES, the numbers GPUPOOL_VISIBLE_DEVICES uses (so an agent
+ *   that enumerates devices through the driver does it with
+ *   CUDA_VISIBLE_DEVICES unset). The shim maps the job's ordinal d to the d-th
+ *   entry of GPUPOOL_VISIBLE_DEVICES (within the job's own CUDA_VISIBLE_DEVICES)
+ *   and reads limit_bytes[] only, not jobs[i].devices[].
  *
  * Usage
  *   The table holds grants, not usage. Usage lives in each job's own control
