@@ -60,6 +60,11 @@ final class AgentCommand implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(),
           "--sim " + sim + ": start the agent through dist/bin/gpupool (or ./gpupool), which selects the simulated driver");
     }
+    if (env.get("CUDA_VISIBLE_DEVICES") != null) {
+      // Grants name physical ordinals (node_table.h): the driver's numbering with nothing hidden.
+      throw new ParameterException(spec.commandLine(), "CUDA_VISIBLE_DEVICES is set ('"
+          + env.get("CUDA_VISIBLE_DEVICES") + "'): the agent manages every GPU of the node; unset it");
+    }
     List<DeviceRecord> devices = new ArrayList<>();
     for (DeviceProperties d : Cuda.devices()) devices.add(new DeviceRecord(d.totalMemoryBytes(), d.uuid(), d.name()));
     if (devices.isEmpty()) throw new IllegalStateException("the driver shows no CUDA devices");
@@ -71,7 +76,6 @@ final class AgentCommand implements Callable<Integer> {
         if (env.get(k) != null) jobEnv.put(k, env.get(k));
       }
     }
-    if (env.get("CUDA_VISIBLE_DEVICES") != null) jobEnv.put("CUDA_VISIBLE_DEVICES", env.get("CUDA_VISIBLE_DEVICES"));
     AgentOptions options = new AgentOptions(socketPath, httpAddress, stateDir, AgentOptions.instanceFor(socketPath),
         sim != null, jobEnv, 500);
 

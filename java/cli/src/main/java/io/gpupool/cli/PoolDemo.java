@@ -86,6 +86,8 @@ final class PoolDemo {
           : "pooling: " + failures + " job(s) did not get what they asked -> WRONG");
       return failures == 0 ? 0 : 1;
     } finally {
+      // The demo's agent is gone for good: its node table goes too (a real agent's stays).
+      Files.deleteIfExists(io.gpupool.region.NodeTable.defaultPath(options.tableInstance()));
       try (var files = Files.walk(dir)) {
         files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
       }

@@ -56,8 +56,17 @@ class AgentEndToEndTest {
   }
 
   @AfterEach
-  void stopAll() {
+  void stopAll() throws IOException {
     for (JavaProcess p : started) p.close();
+    for (JavaProcess p : started) {
+      try {
+        p.process.waitFor();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    // The node table outlives agents on purpose (restarts); a test's agent is gone for good.
+    Files.deleteIfExists(io.gpupool.region.NodeTable.defaultPath(io.gpupool.agent.AgentOptions.instanceFor(socket)));
   }
 
   private JavaProcess track(JavaProcess p) {
