@@ -149,6 +149,12 @@ class AgentEndToEndTest {
         + (double) GIB), metrics);
     assertTrue(metrics.contains("gpupool_jobs_waiting 0"), metrics);
 
+    // The status page, rendered by a real browser from the live agent.
+    String dom = HeadlessChromium.dumpDom(http + "/");
+    assertTrue(dom.contains("data-job-key=\"" + key + "\""), dom);
+    assertTrue(dom.contains("small") && dom.contains("vision"), dom);
+    HeadlessChromium.screenshot(http + "/", Path.of("target", "test-output", "agent-e2e-status-page.png"));
+
     job.send("exit 7");
     assertEquals(7, job.waitFor());
     await("the grant is released", statusSays(st -> st.getJobsCount() == 0 && st.getDevices(0).getGrantedBytes() == 0
