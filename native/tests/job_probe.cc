@@ -7,9 +7,11 @@
 //   info              "info devices=<n> total=<bytes> free=<bytes>" (device 0, cuMemGetInfo)
 //   alloc <bytes>     "alloc <bytes> -> <CUDA error name>"; a successful block is held
 //   freeall           "freeall <n>": frees every held block
+//   sleep <ms>        "slept <ms>" after that long (a job that holds its grant a while)
 //   exit <code>       exits with that code (end of input: exit 0)
 // The driver comes from the environment (no RPATH), as for every test program.
 #include <cuda.h>
+#include <time.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -64,6 +66,11 @@ int main() {
       for (CUdeviceptr p : held) cuMemFree(p);
       std::printf("freeall %zu\n", held.size());
       held.clear();
+    } else if (std::strncmp(line, "sleep ", 6) == 0) {
+      long ms = std::atol(line + 6);
+      struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+      nanosleep(&ts, nullptr);
+      std::printf("slept %ld\n", ms);
     } else if (std::strncmp(line, "exit", 4) == 0) {
       return std::atoi(line + 4);
     } else {

@@ -38,6 +38,10 @@ public final class Main implements Runnable {
   }
 
   public static void main(String[] args) {
+    // One line per log record: "2026-11-27 03:29:12 INFO io.gpupool.agent.JobMonitor: job x ended".
+    if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
+      System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tF %1$tT %4$s %3$s: %5$s%6$s%n");
+    }
     PrintWriter out = new PrintWriter(System.out, true);
     PrintWriter err = new PrintWriter(System.err, true);
     System.exit(run(out, err, args));

@@ -36,7 +36,11 @@ final class PoolDemo {
 
   private PoolDemo() {}
 
+  /** Held so that the level set in {@link #run} sticks (loggers are weakly referenced). */
+  private static final java.util.logging.Logger AGENT_LOG = java.util.logging.Logger.getLogger("io.gpupool.agent");
+
   static int run(PrintWriter out, List<DeviceProperties> devices, boolean simulated) throws Exception {
+    AGENT_LOG.setLevel(java.util.logging.Level.WARNING); // the demo prints its own summary
     Path home = Path.of(System.getProperty("gpupool.home", "."));
     Path probe = findProbe(home);
     Path dir = Files.createTempDirectory("gpupool-demo-");
@@ -55,23 +59,29 @@ final class PoolDemo {
       out.printf("status page: http://%s/   metrics: http://%s/metrics   (while the demo runs)%n",
           AgentCommand.hostPort(web.address()), AgentCommand.hostPort(web.address()));
       List<Process> processes = new ArrayList<>();
+      List<List<String>> stderr = new ArrayList<>();
       for (Spec s : JOBS) {
         long quota = (long) (gpu * s.share()) & ~((1L << 20) - 1);
-        processes.add(startJob(home, socket, probe, s, quota));
+        Process p = startJob(home, socket, probe, s, quota);
+        processes.add(p);
+        stderr.add(echoStderr(p, s.name(), out));
         Thread.sleep(200); // submission order = queue order, for a readable demo
       }
-      out.printf("%n%-14s %-9s %10s  %-18s %-26s %-28s %s%n", "JOB", "TEAM", "QUOTA", "cuMemGetInfo total",
+      List<List<String>> outputs = new ArrayList<>();
+      for (Process p : processes) outputs.add(readAll(p));
+      out.printf("%n%-14s %-9s %10s  %-7s %-18s %-26s %-28s %s%n", "JOB", "TEAM", "QUOTA", "WAITED", "cuMemGetInfo total",
           "alloc 3/4 of quota", "alloc 1.5x quota", "EXIT");
       int failures = 0;
       for (int i = 0; i < JOBS.size(); i++) {
         Spec s = JOBS.get(i);
         long quota = (long) (gpu * s.share()) & ~((1L << 20) - 1);
         Process p = processes.get(i);
-        List<String> lines = new ArrayList<>();
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-          for (String line; (line = r.readLine()) != null; ) lines.add(line);
-        }
+        List<String> lines = outputs.get(i);
         if (!p.waitFor(120, TimeUnit.SECONDS)) p.destroyForcibly();
+        boolean waited;
+        synchronized (stderr.get(i)) {
+          waited = stderr.get(i).stream().anyMatch(l -> l.contains("waiting for"));
+        }
         int code = p.exitValue();
         String total = field(lines, "info", "total=");
         String inQuota = result(lines, 0);
@@ -79,8 +89,8 @@ final class PoolDemo {
         boolean ok = code == 0 && Long.toString(quota).equals(total) && inQuota.equals("CUDA_SUCCESS")
             && over.equals("CUDA_ERROR_OUT_OF_MEMORY");
         if (!ok) failures++;
-        out.printf("%-14s %-9s %10s  %-18s %-26s %-28s %d%s%n", s.name(), s.team(), Sizes.format(quota),
-            total == null ? "?" : Sizes.format(Long.parseLong(total)), inQuota, over, code, ok ? "" : "  <- unexpected");
+        out.printf("%-14s %-9s %10s  %-7s %-18s %-26s %-28s %d%s%n", s.name(), s.team(), Sizes.format(quota),
+            waited ? "yes" : "no", total == null ? "?" : Sizes.format(Long.parseLong(total)), inQuota, over, code, ok ? "" : "  <- unexpected");
       }
       out.println(failures == 0 ? "pooling: every job saw its quota and was held to it -> OK"
           : "pooling: " + failures + " job(s) did not get what they asked -> WRONG");
@@ -99,11 +109,43 @@ final class PoolDemo {
         "-Dgpupool.home=" + home, "-cp", System.getProperty("java.class.path"), Main.class.getName(),
         "run", "--socket", socket.toString(), "--memory", Long.toString(quota), "--name", s.name(), "--team", s.team(),
         "--", probe.toString()));
-    Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    Process p = new ProcessBuilder(cmd).start();
+    // Each job holds its grant for a moment, so that the jobs overlap and one may wait.
     try (Writer in = new OutputStreamWriter(p.getOutputStream(), StandardCharsets.UTF_8)) {
-      in.write("info\nalloc " + quota / 4 * 3 + "\nalloc " + quota / 2 * 3 + "\nexit 0\n");
+      in.write("info\nalloc " + quota / 4 * 3 + "\nalloc " + quota / 2 * 3 + "\nsleep 1500\nexit 0\n");
     }
     return p;
+  }
+
+  private static List<String> readAll(Process p) throws IOException {
+    List<String> lines = new ArrayList<>();
+    try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+      for (String line; (line = r.readLine()) != null; ) lines.add(line);
+    }
+    return lines;
+  }
+
+  /** Shows what `gpupool run` says (e.g. that it waits) as it says it, and keeps it. */
+  private static List<String> echoStderr(Process p, String job, PrintWriter out) {
+    List<String> lines = new ArrayList<>();
+    Thread t = new Thread(() -> {
+      try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getErrorStream(), StandardCharsets.UTF_8))) {
+        for (String line; (line = r.readLine()) != null; ) {
+          synchronized (lines) {
+            lines.add(line);
+          }
+          synchronized (out) {
+            out.println("  [" + job + "] " + line);
+            out.flush();
+          }
+        }
+      } catch (IOException ignored) {
+        // the job ended
+      }
+    }, "demo-stderr-" + job);
+    t.setDaemon(true);
+    t.start();
+    return lines;
   }
 
   private static String field(List<String> lines, String prefix, String key) {

@@ -85,9 +85,13 @@ class DriverCommandsTest {
     assertTrue(run.out().contains("max error 0.0"), run.out());
     assertTrue(run.out().contains("status page: http://127.0.0.1:"), run.out());
     // 4 GiB devices (surefire's GPUPOOL_SIM_MEMORY): quotas of 1/2, 3/8, 1/4 and 1/16 of one.
-    for (String row : new String[] {"resnet-train   vision          2GiB  2GiB", "bert-finetune  nlp           1.5GiB  1.5GiB",
-        "eval-sweep     vision          1GiB  1GiB", "notebook       research      256MiB  256MiB"}) {
-      assertTrue(run.out().contains(row), row + " in\n" + run.out());
+    String[][] rows = {{"resnet-train", "vision", "2GiB"}, {"bert-finetune", "nlp", "1.5GiB"},
+        {"eval-sweep", "vision", "1GiB"}, {"notebook", "research", "256MiB"}};
+    for (String[] r : rows) {
+      // JOB TEAM QUOTA WAITED cuMemGetInfo-total alloc-within alloc-beyond EXIT
+      String row = "(?m)^" + r[0] + " +" + r[1] + " +" + java.util.regex.Pattern.quote(r[2]) + " +(yes|no) +"
+          + java.util.regex.Pattern.quote(r[2]) + " +CUDA_SUCCESS +CUDA_ERROR_OUT_OF_MEMORY +0$";
+      assertTrue(java.util.regex.Pattern.compile(row).matcher(run.out()).find(), row + " in\n" + run.out());
     }
     assertTrue(run.out().contains("pooling: every job saw its quota and was held to it -> OK"), run.out());
   }
