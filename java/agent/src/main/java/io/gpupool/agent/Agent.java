@@ -141,8 +141,14 @@ public final class Agent implements AutoCloseable {
 
   /** The connection of a job's `gpupool run` closed (its command ended, or it died). */
   void connectionClosed(Job job) {
+    connectionClosed(job, false);
+  }
+
+  /** As {@link #connectionClosed(Job)}; {@code finished}: the launcher said its command exited. */
+  void connectionClosed(Job job, boolean finished) {
     core.execute(() -> {
       job.connection = null;
+      if (finished) job.launcherFinished = true;
       if (job.state == Job.State.WAITING) {
         scheduler.dropWaiting(job);
       } else {

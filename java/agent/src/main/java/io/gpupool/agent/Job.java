@@ -7,7 +7,7 @@ import java.util.List;
  * core thread (see {@link Agent}); never shared with other threads.
  */
 final class Job {
-  enum State { WAITING, RUNNING }
+  enum State { WAITING, RUNNING, ENDED }
 
   final long id;
   final String key;
@@ -24,6 +24,8 @@ final class Job {
   /** The connection of its `gpupool run`, while open; null after a restart or once closed. */
   JobConnection connection;
   int launcherPid;
+  /** The launcher said its command exited (Finished): only the job's own processes keep it alive. */
+  boolean launcherFinished;
   long launcherStartTime;
   /** Granted physical devices, in the job's order, and the quota on each. */
   List<Integer> devices = List.of();

@@ -64,8 +64,8 @@ final class JobMonitor {
       long[] regionUsed = region.get().usedBytes();
       for (int i = 0; i < used.length && i < regionUsed.length; i++) used[i] = regionUsed[i];
     }
-    boolean launcherAlive = job.connection != null
-        || (job.launcherPid > 0 && Processes.alive(job.launcherPid, job.launcherStartTime));
+    boolean launcherAlive = job.connection != null || (!job.launcherFinished && job.launcherPid > 0
+        && Processes.alive(job.launcherPid, job.launcherStartTime));
     if (launcherAlive && job.launcherPid > 0 && !pids.contains(job.launcherPid)) pids.add(0, job.launcherPid);
     sample(job, used, nowMs);
     job.pids = List.copyOf(pids);

@@ -51,7 +51,7 @@ final class RequestHandler extends SimpleChannelInboundHandler<AgentRequest> {
   @Override
   protected void channelRead0(ChannelHandlerContext ctx, AgentRequest request) {
     if (request.getRequestCase() == AgentRequest.RequestCase.FINISHED && submitted != null) {
-      agent.connectionClosed(submitted);
+      agent.connectionClosed(submitted, true);
       ctx.close();
       return;
     }

@@ -110,6 +110,7 @@ final class Scheduler {
   /** Ends a running job's grant: the entry is freed, and waiting jobs may start. */
   void release(Job job) {
     if (job.state != Job.State.RUNNING) return;
+    job.state = Job.State.ENDED; // a late second report of its end is ignored
     jobs.remove(job.id);
     if (job.tableEntry >= 0) {
       table.release(job.tableEntry);

@@ -153,9 +153,15 @@ class AgentTest {
       assertEquals("waiting for 1 GiB on 1 GPU", queued.getQueued().getReason());
       sleeper.destroyForcibly().waitFor();
       // The launcher's connection is a Recorder that never closes: tell the agent it did.
-      agent.connectionClosed(findJob("whole"));
+      Job whole = findJob("whole");
+      agent.connectionClosed(whole, true);
       AgentReply admitted = second.next();
       assertTrue(admitted.hasAdmitted(), admitted.toString());
+      // The connection's own close comes after Finished: the end is recorded once.
+      agent.connectionClosed(whole);
+      var report = agent.report(0);
+      assertEquals(1, report.getJobsList().stream().filter(u -> u.getName().equals("whole")).count(), report.toString());
+      assertEquals(1, report.getJobsList().stream().filter(u -> u.getName().equals("next")).count(), report.toString());
     } finally {
       sleeper.destroyForcibly();
     }
