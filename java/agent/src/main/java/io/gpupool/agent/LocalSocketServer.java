@@ -51,8 +51,13 @@ public final class LocalSocketServer implements AutoCloseable {
   }
 
   public static LocalSocketServer start(Agent agent, Path path) throws IOException {
+    return start(agent, path, true);
+  }
+
+  /** {@code allowEpoll} false: NIO even where epoll is available (what a node without it gets). */
+  static LocalSocketServer start(Agent agent, Path path, boolean allowEpoll) throws IOException {
     prepare(path);
-    boolean epoll = Epoll.isAvailable();
+    boolean epoll = allowEpoll && Epoll.isAvailable();
     IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
     Class<? extends ServerChannel> type =
         epoll ? EpollServerDomainSocketChannel.class : NioServerDomainSocketChannel.class;
