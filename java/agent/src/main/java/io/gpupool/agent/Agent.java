@@ -139,8 +139,50 @@ public final class Agent implements AutoCloseable {
     });
   }
 
+  /**
+   * A remote session asks for a grant: a job of the agent's own user (its worker runs as that
+   * user), whose launcher is the worker once started ({@link #setLauncher}).
+   */
+  public void submitRemote(Submit request, int uid, JobConnection connection, Consumer<Job> accepted) {
+    core.execute(() -> {
+      try {
+        String invalid = SubmitValidation.check(request, new Peer(uid, Integer.MAX_VALUE));
+        if (invalid != null) {
+          connection.sendAndClose(Scheduler.error(Error.Code.BAD_REQUEST, invalid));
+          return;
+        }
+        String never = scheduler.neverFits(request.getMemoryBytes(), Math.max(1, request.getGpus()));
+        if (never != null) {
+          connection.sendAndClose(Scheduler.error(Error.Code.NEVER_FITS, never));
+          return;
+        }
+        long id = scheduler.newJobId();
+        Job job = new Job(id, SubmitValidation.jobKey(request.getName(), id), uid, request.getName(), request.getTeam(),
+            request.getMemoryBytes(), Math.max(1, request.getGpus()),
+            request.getWeight() == 0 ? Scheduler.DEFAULT_WEIGHT : request.getWeight(), request.getCommandList(),
+            System.currentTimeMillis());
+        job.connection = connection;
+        accepted.accept(job);
+        scheduler.submit(job, request.getNoWait());
+        refreshStatus();
+      } catch (RuntimeException e) {
+        LOG.log(Level.WARNING, "remote submit failed", e);
+        connection.sendAndClose(Scheduler.error(Error.Code.UNAVAILABLE, "agent error: " + e));
+      }
+    });
+  }
+
+  /** The process that now carries a running job (a remote session's worker). */
+  public void setLauncher(Job job, long pid) {
+    core.execute(() -> {
+      job.launcherPid = (int) pid;
+      job.launcherStartTime = Processes.startTime((int) pid).orElse(0);
+      refreshStatus();
+    });
+  }
+
   /** The connection of a job's `gpupool run` closed (its command ended, or it died). */
-  void connectionClosed(Job job) {
+  public void connectionClosed(Job job) {
     connectionClosed(job, false);
   }
 

@@ -24,10 +24,10 @@ import java.util.List;
  * a varint longer than 5 bytes, or a negative length raises an exception that the handler turns
  * into an error reply, and nothing of the frame is kept.
  */
-final class BoundedVarint32FrameDecoder extends ByteToMessageDecoder {
+public final class BoundedVarint32FrameDecoder extends ByteToMessageDecoder {
   private final int maxBytes;
 
-  BoundedVarint32FrameDecoder(int maxBytes) {
+  public BoundedVarint32FrameDecoder(int maxBytes) {
     this.maxBytes = maxBytes;
   }
 

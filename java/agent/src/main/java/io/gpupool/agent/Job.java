@@ -6,7 +6,7 @@ import java.util.List;
  * A job the agent knows: waiting in the queue or running under a grant. Owned by the agent's
  * core thread (see {@link Agent}); never shared with other threads.
  */
-final class Job {
+public final class Job {
   enum State { WAITING, RUNNING, ENDED }
 
   final long id;

@@ -3,7 +3,7 @@ package io.gpupool.agent;
 import io.gpupool.proto.v1.AgentReply;
 
 /** Where the agent's replies to a waiting or running job's `gpupool run` go. */
-interface JobConnection {
+public interface JobConnection {
   /** Sends a reply; a no-op once the connection is closed. Any thread. */
   void send(AgentReply reply);
 
@@ -12,4 +12,10 @@ interface JobConnection {
 
   /** Closes without a reply (the job ended). Any thread. */
   void close();
+
+  /**
+   * Whether the peer is still connected. The agent may learn of a close before it knows the
+   * connection's job (a client that hangs up right after asking), so liveness asks this.
+   */
+  boolean isOpen();
 }

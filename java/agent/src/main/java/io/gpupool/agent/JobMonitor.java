@@ -36,6 +36,10 @@ final class JobMonitor {
   }
 
   void checkAll(long nowMs) {
+    // A client that hung up before its job was known to the connection's handler.
+    for (Job job : scheduler.waiting()) {
+      if (job.connection == null || !job.connection.isOpen()) scheduler.dropWaiting(job);
+    }
     for (Job job : new ArrayList<>(scheduler.jobs())) {
       if (job.state != Job.State.RUNNING) continue;
       check(job, nowMs);
@@ -64,7 +68,7 @@ final class JobMonitor {
       long[] regionUsed = region.get().usedBytes();
       for (int i = 0; i < used.length && i < regionUsed.length; i++) used[i] = regionUsed[i];
     }
-    boolean launcherAlive = job.connection != null || (!job.launcherFinished && job.launcherPid > 0
+    boolean launcherAlive = (job.connection != null && job.connection.isOpen()) || (!job.launcherFinished && job.launcherPid > 0
         && Processes.alive(job.launcherPid, job.launcherStartTime));
     if (launcherAlive && job.launcherPid > 0 && !pids.contains(job.launcherPid)) pids.add(0, job.launcherPid);
     sample(job, used, nowMs);

@@ -120,6 +120,11 @@ final class RequestHandler extends SimpleChannelInboundHandler<AgentRequest> {
     }
 
     @Override
+    public boolean isOpen() {
+      return channel.isActive();
+    }
+
+    @Override
     public void sendAndClose(AgentReply reply) {
       if (channel.isActive()) channel.writeAndFlush(reply).addListener(ChannelFutureListener.CLOSE);
     }

@@ -69,6 +69,11 @@ class AgentTest {
       closed = true;
     }
 
+    @Override
+    public boolean isOpen() {
+      return !closed;
+    }
+
     AgentReply next() throws InterruptedException {
       AgentReply r = replies.poll(30, TimeUnit.SECONDS);
       if (r == null) throw new AssertionError("no reply");
@@ -123,6 +128,17 @@ class AgentTest {
     assertTrue(queued.closed);
     assertEquals(List.of(JobStatus.State.RUNNING),
         agent.status().getJobsList().stream().map(JobStatus::getState).toList());
+  }
+
+  @Test
+  void aWaitingJobWhoseClientHungUpUnnoticedLeavesTheQueue() throws Exception {
+    assertTrue(submit(Submit.newBuilder().setGpus(2).setName("all").build(), new Peer(1, PID)).next().hasAdmitted());
+    Recorder gone = submit(Submit.newBuilder().setMemoryBytes(GIB).setGpus(1).setName("gone").build(), new Peer(1, PID));
+    assertTrue(gone.next().hasQueued());
+    gone.closed = true; // no connectionClosed: the close raced the handler learning of the job
+    long deadline = System.nanoTime() + 30_000_000_000L;
+    while (agent.status().getJobsCount() > 1 && System.nanoTime() < deadline) Thread.sleep(20);
+    assertEquals(List.of("all"), agent.status().getJobsList().stream().map(JobStatus::getName).toList());
   }
 
   @Test
