@@ -4,6 +4,12 @@ import io.gpupool.agent.Agent;
 import io.gpupool.agent.AgentClient;
 import io.gpupool.agent.AgentOptions;
 import io.gpupool.agent.LocalSocketServer;
+import io.gpupool.agent.remote.RemoteListener;
+import io.gpupool.agent.remote.RemoteOptions;
+import io.gpupool.agent.remote.TokenStore;
+import io.gpupool.agent.remote.WorkerLauncher;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
 import io.gpupool.agent.web.StatusHttpServer;
 import io.gpupool.driver.Cuda;
 import io.gpupool.driver.DeviceProperties;
@@ -45,12 +51,29 @@ final class AgentCommand implements Callable<Integer> {
       description = "Where history is kept (default: $XDG_STATE_HOME/gpupool, else ~/.local/state/gpupool).")
   Path state;
 
+  @Option(names = "--listen", paramLabel = "HOST:PORT",
+      description = "Serve remote sessions (clients without a GPU) on this TCP address; tokens from `gpupool token create`.")
+  String listen;
+
+  @Option(names = "--tls-cert", paramLabel = "PEM", description = "With --listen: TLS certificate chain (PEM).")
+  Path tlsCert;
+
+  @Option(names = "--tls-key", paramLabel = "PEM", description = "With --listen: TLS private key (PKCS#8 PEM).")
+  Path tlsKey;
+
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
     Map<String, String> env = System.getenv();
     Path socketPath = AgentClient.socketPath(socket, env);
     InetSocketAddress httpAddress = parseHttp(http);
+    InetSocketAddress listenAddress = listen == null ? null : parseAddress("--listen", listen);
+    if ((tlsCert == null) != (tlsKey == null)) {
+      throw new ParameterException(spec.commandLine(), "--tls-cert and --tls-key go together");
+    }
+    if (tlsCert != null && listenAddress == null) {
+      throw new ParameterException(spec.commandLine(), "--tls-cert/--tls-key need --listen");
+    }
     Path stateDir = state != null ? state : defaultStateDir(env);
     if (sim != null && (sim < 1 || sim > 16)) {
       throw new ParameterException(spec.commandLine(), "--sim: " + sim + " is not in 1..16");
@@ -83,11 +106,13 @@ final class AgentCommand implements Callable<Integer> {
     try (Agent agent = Agent.start(options, devices);
          LocalSocketServer server = LocalSocketServer.start(agent, socketPath);
          StatusHttpServer web = httpAddress == null ? null
-             : new StatusHttpServer(httpAddress.getHostString(), httpAddress.getPort(), agent::status, agent::report)) {
+             : new StatusHttpServer(httpAddress.getHostString(), httpAddress.getPort(), agent::status, agent::report);
+         RemoteListener remote = listenAddress == null ? null : RemoteListener.start(agent, remoteOptions(listenAddress, stateDir))) {
       Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown, "gpupool-agent-stop"));
       out.printf("gpupool agent: %d %s GPU(s); socket %s%s; node table %s; state %s%n", devices.size(),
           sim != null ? "simulated" : "", socketPath, server.epoll() ? "" : " (NIO: no peer credentials)",
           agent.table().path(), stateDir);
+      if (remote != null) out.printf("remote sessions: %s%s%n", hostPort(remote.address()), tlsCert != null ? " (TLS)" : "");
       if (web != null) out.printf("status page: http://%s/   metrics: http://%s/metrics%n",
           hostPort(web.address()), hostPort(web.address()));
       out.flush();
@@ -100,8 +125,21 @@ final class AgentCommand implements Callable<Integer> {
     return a.getHostString() + ":" + a.getPort();
   }
 
+  private RemoteOptions remoteOptions(InetSocketAddress address, Path stateDir) throws Exception {
+    Path home = Path.of(System.getProperty("gpupool.home", "."));
+    List<String> worker = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Dgpupool.home=" + home, "-cp", System.getProperty("java.class.path"), "io.gpupool.remote.WorkerMain");
+    SslContext ssl = tlsCert == null ? null : SslContextBuilder.forServer(tlsCert.toFile(), tlsKey.toFile()).build();
+    return new RemoteOptions(address, ssl, new TokenStore(stateDir), new WorkerLauncher(worker, home),
+        io.gpupool.region.Processes.euid());
+  }
+
   private InetSocketAddress parseHttp(String value) {
     if (value == null || value.equals("off")) return null;
+    return parseAddress("--http", value);
+  }
+
+  private InetSocketAddress parseAddress(String option, String value) {
     int colon = value.lastIndexOf(':');
     try {
       if (colon <= 0) throw new NumberFormatException();
@@ -109,7 +147,7 @@ final class AgentCommand implements Callable<Integer> {
       if (port < 0 || port > 65535) throw new NumberFormatException();
       return new InetSocketAddress(value.substring(0, colon), port);
     } catch (NumberFormatException e) {
-      throw new ParameterException(spec.commandLine(), "--http: '" + value + "' is not HOST:PORT (or 'off')");
+      throw new ParameterException(spec.commandLine(), option + ": '" + value + "' is not HOST:PORT");
     }
   }
 

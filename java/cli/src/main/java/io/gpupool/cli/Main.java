@@ -25,6 +25,7 @@ import picocli.CommandLine.Spec;
       StatusCommand.class,
       CancelCommand.class,
       ReportCommand.class,
+      TokenCommand.class,
       DemoCommand.class,
       VersionCommand.class,
       CommandLine.HelpCommand.class

@@ -11,10 +11,8 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
-import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -58,6 +56,14 @@ final class RunCommand implements Callable<Integer> {
   @Option(names = "--socket", paramLabel = "PATH", description = "The agent's socket (default: $GPUPOOL_SOCKET, else /tmp/gpupool/agent.sock).")
   Path socket;
 
+  @Option(names = "--remote", paramLabel = "HOST:PORT", description = {
+      "Run CMD here against a pooled GPU of the agent at HOST:PORT (its --listen): CMD loads the forwarding",
+      "driver <gpupool home>/lib/remote/libcuda.so.1; no local GPU, driver or agent is needed."})
+  String remote;
+
+  @Option(names = "--token", paramLabel = "TOKEN", description = "With --remote: the token (default: $GPUPOOL_TOKEN).")
+  String token;
+
   @Parameters(arity = "1..*", paramLabel = "CMD", description = "The command and its arguments (after --).")
   List<String> command;
 
@@ -76,6 +82,7 @@ final class RunCommand implements Callable<Integer> {
     if (gpus < 1 || gpus > 16) throw new ParameterException(spec.commandLine(), "--gpus: " + gpus + " is not in 1..16");
     if (weight < 1 || weight > 10_000) throw new ParameterException(spec.commandLine(), "--weight: " + weight + " is not in 1..10000");
     String jobName = name != null ? name : Path.of(command.get(0)).getFileName().toString();
+    if (remote != null) return runRemote(bytes, jobName, err);
     Path socketPath = AgentClient.socketPath(socket, System.getenv());
     Path home = Path.of(System.getProperty("gpupool.home", "."));
     Path shim = home.resolve("lib/libgpupool-shim.so");
@@ -166,26 +173,44 @@ final class RunCommand implements Callable<Integer> {
     }
   }
 
+  /** --remote: the command runs here, its driver calls go to a worker of the remote agent. */
+  private int runRemote(long bytes, String jobName, PrintWriter err) throws InterruptedException {
+    if (!remote.matches("[^\\s:]+:\\d{1,5}")) {
+      throw new ParameterException(spec.commandLine(), "--remote: '" + remote + "' is not HOST:PORT");
+    }
+    if (gpus != 1) throw new ParameterException(spec.commandLine(), "--remote: a remote session has 1 GPU");
+    String tok = token != null ? token : System.getenv("GPUPOOL_TOKEN");
+    if (tok == null || tok.isEmpty()) {
+      err.println("gpupool run: --remote needs a token: --token or GPUPOOL_TOKEN (the agent's admin makes one with `gpupool token create`)");
+      return EXIT_GPUPOOL;
+    }
+    Path home = Path.of(System.getProperty("gpupool.home", "."));
+    Path lib = home.resolve("lib/remote");
+    if (!Files.isRegularFile(lib.resolve("libcuda.so.1"))) {
+      err.println("gpupool run: the forwarding driver is missing: " + lib.resolve("libcuda.so.1"));
+      return EXIT_GPUPOOL;
+    }
+    ProcessBuilder pb = new ProcessBuilder(command).inheritIO();
+    var env = pb.environment();
+    env.merge("LD_LIBRARY_PATH", lib.toString(), (old, l) -> l + ":" + old);
+    env.put("GPUPOOL_REMOTE", remote);
+    env.put("GPUPOOL_TOKEN", tok);
+    if (bytes > 0) env.put("GPUPOOL_REMOTE_MEMORY", Long.toString(bytes));
+    env.put("GPUPOOL_JOB_NAME", jobName);
+    if (!team.isEmpty()) env.put("GPUPOOL_JOB_TEAM", team);
+    Process process;
+    try {
+      process = pb.start();
+    } catch (IOException e) {
+      err.println("gpupool run: cannot run " + command.get(0) + ": " + e.getMessage());
+      return e.getMessage() != null && e.getMessage().contains("error=2,") ? 127 : 126;
+    }
+    return process.waitFor();
+  }
+
   private int runCommand(Admitted admitted, Path home, Path shim, PrintWriter err) throws InterruptedException {
     ProcessBuilder pb = new ProcessBuilder(command).inheritIO();
-    Map<String, String> env = pb.environment();
-    env.remove("CUDA_VISIBLE_DEVICES"); // ordinals are the agent's; it passes its own if it has one
-    env.remove("GPUPOOL_MEMORY_LIMIT");
-    env.keySet().removeIf(k -> k.startsWith("GPUPOOL_MEMORY_LIMIT_"));
-    boolean useSim = "1".equals(admitted.getEnvironmentMap().get("GPUPOOL_USE_SIM"));
-    admitted.getEnvironmentMap().forEach((k, v) -> {
-      if (!k.equals("GPUPOOL_USE_SIM")) env.put(k, v);
-    });
-    if (useSim) {
-      String sim = home.resolve("lib/sim").toString();
-      env.merge("LD_LIBRARY_PATH", sim, (old, s) -> s + ":" + old);
-    }
-    env.merge("LD_PRELOAD", shim.toString(), (old, s) -> s + ":" + old);
-    env.put("GPUPOOL_JOB", admitted.getJobKey());
-    env.put("GPUPOOL_AGENT_TABLE", admitted.getTablePath());
-    env.put("GPUPOOL_AGENT_ENTRY", Integer.toString(admitted.getTableEntry()));
-    env.put("GPUPOOL_VISIBLE_DEVICES",
-        admitted.getDevicesList().stream().map(String::valueOf).collect(Collectors.joining(",")));
+    io.gpupool.agent.JobEnvironment.apply(pb.environment(), admitted, home);
     Process process;
     try {
       process = pb.start();
