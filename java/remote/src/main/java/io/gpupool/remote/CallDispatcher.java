@@ -1,0 +1,110 @@
+package io.gpupool.remote;
+
+import static jcuda.driver.JCudaDriver.cuCtxSynchronize;
+
+import io.gpupool.proto.v1.Call;
+import io.gpupool.proto.v1.Reply;
+
+/**
+ * Runs one session's calls in seq order and keeps the CUDA-like error contract of remote.proto:
+ * a pipelined call gets no reply when it succeeds; its first failure is kept and handed to the
+ * next synchronous call instead of executing that call (result + deferred_seq), the way the
+ * driver reports an asynchronous error at the next synchronising call. Later pipelined calls
+ * still execute (as they would have locally after an ignored error); only the first failure is
+ * reported.
+ */
+final class CallDispatcher {
+  private final MemoryCalls memory;
+  private final ModuleCalls modules;
+  private final Streams streams;
+  private final Events events;
+
+  private boolean deferred;
+  private int deferredResult;
+  private long deferredSeq;
+
+  CallDispatcher(HandleTable table, WorkerLimits limits) {
+    streams = new Streams(table);
+    events = new Events(table, streams);
+    memory = new MemoryCalls(table, limits, streams);
+    modules = new ModuleCalls(table, streams);
+  }
+
+  /** True for the calls that remote.proto lists as pipelined; false for unknown ones too. */
+  static boolean pipelined(Call.OpCase op) {
+    switch (op) {
+      case MEM_FREE: case MEMCPY_HTOD: case MEMCPY_DTOD: case MEMSET: case LAUNCH_KERNEL: case EVENT_RECORD:
+      case STREAM_WAIT_EVENT: case MODULE_UNLOAD: case STREAM_DESTROY: case EVENT_DESTROY:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  void run(Call call, ReplySink out) {
+    long seq = call.getSeq();
+    if (pipelined(call.getOpCase())) {
+      int r = runPipelined(call);
+      if (r != CudaResult.SUCCESS && !deferred) {
+        deferred = true;
+        deferredResult = r;
+        deferredSeq = seq;
+      }
+      return;
+    }
+    if (deferred) {
+      deferred = false;
+      Reply.Builder reply = Reply.newBuilder().setSeq(seq).setResult(deferredResult).setDeferredSeq(deferredSeq);
+      if (call.getOpCase() == Call.OpCase.MEMCPY_DTOH) reply.setLast(true);
+      out.add(reply.build());
+      return;
+    }
+    runSynchronous(call, out);
+  }
+
+  private int runPipelined(Call c) {
+    switch (c.getOpCase()) {
+      case MEM_FREE: return memory.free(c.getMemFree().getDptr());
+      case MEMCPY_HTOD: return memory.htod(c.getMemcpyHtod());
+      case MEMCPY_DTOD: return memory.dtod(c.getMemcpyDtod());
+      case MEMSET: return memory.memset(c.getMemset());
+      case LAUNCH_KERNEL: return modules.launch(c.getLaunchKernel());
+      case EVENT_RECORD: return events.record(c.getEventRecord().getEvent(), c.getEventRecord().getStream());
+      case STREAM_WAIT_EVENT:
+        return streams.waitEvent(c.getStreamWaitEvent().getStream(), c.getStreamWaitEvent().getEvent(),
+            c.getStreamWaitEvent().getFlags());
+      case MODULE_UNLOAD: return modules.unload(c.getModuleUnload().getModule());
+      case STREAM_DESTROY: return streams.destroy(c.getStreamDestroy().getStream());
+      case EVENT_DESTROY: return events.destroy(c.getEventDestroy().getEvent());
+      default: throw new IllegalStateException("not pipelined: " + c.getOpCase());
+    }
+  }
+
+  private void runSynchronous(Call c, ReplySink out) {
+    long seq = c.getSeq();
+    switch (c.getOpCase()) {
+      case MEM_ALLOC: out.add(memory.alloc(seq, c.getMemAlloc().getBytes())); break;
+      case MEM_GET_INFO: out.add(memory.info(seq)); break;
+      case MEMCPY_DTOH: memory.dtoh(seq, c.getMemcpyDtoh(), out); break;
+      case MODULE_LOAD_DATA: out.add(modules.load(seq, c.getModuleLoadData().getImage().toByteArray())); break;
+      case MODULE_GET_FUNCTION:
+        out.add(modules.function(seq, c.getModuleGetFunction().getModule(), c.getModuleGetFunction().getName()));
+        break;
+      case MODULE_GET_GLOBAL:
+        out.add(modules.global(seq, c.getModuleGetGlobal().getModule(), c.getModuleGetGlobal().getName()));
+        break;
+      case STREAM_CREATE: out.add(streams.create(seq, c.getStreamCreate())); break;
+      case STREAM_SYNCHRONIZE: out.add(ReplySink.result(seq, streams.synchronize(c.getStreamSynchronize().getStream()))); break;
+      case STREAM_QUERY: out.add(ReplySink.result(seq, streams.query(c.getStreamQuery().getStream()))); break;
+      case EVENT_CREATE: out.add(events.create(seq, c.getEventCreate().getFlags())); break;
+      case EVENT_SYNCHRONIZE: out.add(ReplySink.result(seq, events.synchronize(c.getEventSynchronize().getEvent()))); break;
+      case EVENT_QUERY: out.add(ReplySink.result(seq, events.query(c.getEventQuery().getEvent()))); break;
+      case EVENT_ELAPSED_TIME:
+        out.add(events.elapsed(seq, c.getEventElapsedTime().getStart(), c.getEventElapsedTime().getEnd()));
+        break;
+      case CTX_SYNCHRONIZE: out.add(ReplySink.result(seq, cuCtxSynchronize())); break;
+      case BARRIER: out.add(ReplySink.result(seq, CudaResult.SUCCESS)); break;
+      default: throw new IllegalArgumentException("no such call: " + c.getOpCase()); // refused before it gets here
+    }
+  }
+}

@@ -1,0 +1,86 @@
+package io.gpupool.remote;
+
+import io.gpupool.proto.v1.Call;
+import io.gpupool.proto.v1.CallBatch;
+import io.gpupool.proto.v1.ClientMessage;
+import io.gpupool.proto.v1.Refused;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The attached connection, on the event loop: checks every batch (only CallBatch, every call a
+ * known op, seq increasing by one — anything else is Refused BAD_REQUEST and the session ends)
+ * and hands it to the session thread.
+ *
+ * <p>Backpressure: the socket is not read while more than {@link #MAX_QUEUED_BYTES} of calls
+ * wait for the session thread, or while the outbound buffer is over its high water mark (the
+ * client is not reading its replies). TCP flow control then pushes back on the client, so a fast
+ * or stalled client cannot make the worker buffer without bound.
+ */
+final class SessionHandler extends SimpleChannelInboundHandler<ClientMessage> {
+  static final long MAX_QUEUED_BYTES = 64L * 1024 * 1024;
+
+  private final Session session;
+  private final AtomicLong queuedBytes = new AtomicLong();
+  private long expectedSeq = -1;
+  private boolean refused;
+
+  SessionHandler(Session session) {
+    this.session = session;
+  }
+
+  @Override
+  protected void channelRead0(ChannelHandlerContext ctx, ClientMessage message) {
+    if (refused) return;
+    if (!message.hasCalls()) {
+      refuse(ctx, "an attached session sends only CallBatch, not " + message.getMessageCase());
+      return;
+    }
+    CallBatch batch = message.getCalls();
+    for (Call call : batch.getCallsList()) {
+      if (call.getOpCase() == Call.OpCase.OP_NOT_SET) {
+        refuse(ctx, "call " + Long.toUnsignedString(call.getSeq()) + " has no known op");
+        return;
+      }
+      if (expectedSeq != -1 && call.getSeq() != expectedSeq) {
+        refuse(ctx, "call seq " + Long.toUnsignedString(call.getSeq()) + ", expected " + Long.toUnsignedString(expectedSeq));
+        return;
+      }
+      expectedSeq = call.getSeq() + 1;
+    }
+    long size = batch.getSerializedSize();
+    queuedBytes.addAndGet(size);
+    updateAutoRead(ctx);
+    session.execute(batch, () -> {
+      if (queuedBytes.addAndGet(-size) <= MAX_QUEUED_BYTES && !ctx.channel().config().isAutoRead()) {
+        ctx.channel().eventLoop().execute(() -> updateAutoRead(ctx));
+      }
+    });
+  }
+
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+    updateAutoRead(ctx);
+    ReplyWriter writer = session.writer();
+    if (writer != null) writer.writabilityChanged();
+    ctx.fireChannelWritabilityChanged();
+  }
+
+  private void updateAutoRead(ChannelHandlerContext ctx) {
+    if (refused) return;
+    boolean read = queuedBytes.get() <= MAX_QUEUED_BYTES && ctx.channel().isWritable();
+    if (ctx.channel().config().isAutoRead() != read) ctx.channel().config().setAutoRead(read);
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    if (!refused) refuse(ctx, Refusal.describe(cause));
+  }
+
+  private void refuse(ChannelHandlerContext ctx, String why) {
+    refused = true;
+    session.stop();
+    Refusal.send(ctx.channel(), Refused.Reason.BAD_REQUEST, why);
+  }
+}
