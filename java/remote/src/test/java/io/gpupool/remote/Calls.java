@@ -79,6 +79,15 @@ final class Calls {
         .setParams(ByteString.copyFrom(params)));
   }
 
+  /** Stream calls. */
+  static final class Stream {
+    private Stream() {}
+
+    static Call.Builder sync(long stream) {
+      return Call.newBuilder().setStreamSynchronize(io.gpupool.proto.v1.StreamSynchronize.newBuilder().setStream(stream));
+    }
+  }
+
   static byte[] ptx(String kernel) throws IOException {
     String dir = System.getProperty("gpupool.kernels.dir");
     if (dir == null) throw new IllegalStateException("gpupool.kernels.dir is not set (surefire sets it)");
