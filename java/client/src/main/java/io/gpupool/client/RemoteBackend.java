@@ -99,7 +99,7 @@ final class RemoteBackend implements GpuBackend {
 
   @Override
   public void memFree(long dptr) {
-    session.pipeline(Call.newBuilder().setMemFree(MemFree.newBuilder().setDptr(dptr)),
+    session.release(Call.newBuilder().setMemFree(MemFree.newBuilder().setDptr(dptr)),
         "cuMemFree(0x" + Long.toHexString(dptr) + ")");
   }
 
@@ -173,7 +173,7 @@ final class RemoteBackend implements GpuBackend {
 
   @Override
   public void moduleUnload(long module) {
-    session.pipeline(Call.newBuilder().setModuleUnload(ModuleUnload.newBuilder().setModule(module)), "cuModuleUnload");
+    session.release(Call.newBuilder().setModuleUnload(ModuleUnload.newBuilder().setModule(module)), "cuModuleUnload");
   }
 
   @Override
@@ -202,7 +202,7 @@ final class RemoteBackend implements GpuBackend {
 
   @Override
   public void streamDestroy(long stream) {
-    session.pipeline(Call.newBuilder().setStreamDestroy(StreamDestroy.newBuilder().setStream(stream)), "cuStreamDestroy");
+    session.release(Call.newBuilder().setStreamDestroy(StreamDestroy.newBuilder().setStream(stream)), "cuStreamDestroy");
   }
 
   @Override
@@ -228,7 +228,7 @@ final class RemoteBackend implements GpuBackend {
 
   @Override
   public void eventDestroy(long event) {
-    session.pipeline(Call.newBuilder().setEventDestroy(EventDestroy.newBuilder().setEvent(event)), "cuEventDestroy");
+    session.release(Call.newBuilder().setEventDestroy(EventDestroy.newBuilder().setEvent(event)), "cuEventDestroy");
   }
 
   @Override

@@ -206,6 +206,16 @@ final class RemoteSession implements Closeable {
     }
   }
 
+  /**
+   * Queues a call that gives something back; dropped once the connection is gone, as the
+   * worker then frees everything the session held.
+   */
+  synchronized void release(Call.Builder call, String description) {
+    if (broken == null) {
+      pipeline(call, description);
+    }
+  }
+
   /** Sends what is queued and ends the session; the worker frees everything it holds. */
   @Override
   public void close() {
