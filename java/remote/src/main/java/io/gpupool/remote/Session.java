@@ -20,6 +20,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUevent;
@@ -34,6 +35,8 @@ import jcuda.driver.CUstream;
  */
 final class Session {
   static final int DEVICE = 0;
+  /** Internal errors that ended a session (a test hook: the fuzz test expects none). */
+  static final AtomicInteger INTERNAL_ERRORS = new AtomicInteger();
 
   private final WorkerLimits limits;
   private final ExecutorService thread;
@@ -122,6 +125,7 @@ final class Session {
       } catch (RuntimeException e) {
         // A bug of the worker's, not the client's: end this session rather than continue in an
         // unknown state (and keep this thread, which holds the context, alive).
+        INTERNAL_ERRORS.incrementAndGet();
         System.err.println("gpupool-worker: session ended by an internal error: " + e);
         stopped = true;
         ReplyWriter out = writer;
