@@ -1,0 +1,76 @@
+// connection.h — the process's one session with a remote GPU worker.
+//
+// Contract
+//   Connection::open() runs the handshake of proto/gpupool/v1/remote.proto
+//   from the environment:
+//     GPUPOOL_REMOTE=host:port + GPUPOOL_TOKEN    through the agent: Hello,
+//         Queued* (waits), Redirect -> connect to the worker, Attach, Welcome;
+//     GPUPOOL_REMOTE_WORKER=host:port + GPUPOOL_REMOTE_SECRET=<64 hex>
+//         straight to a worker: Attach, Welcome.
+//   GPUPOOL_REMOTE_MEMORY (e.g. 4GiB) is the memory asked for in Hello,
+//   GPUPOOL_JOB_NAME (else the program's name) its name, GPUPOOL_TEAM its team.
+//   Afterwards:
+//     post()  appends a pipelined Call to the outgoing CallBatch; the batch is
+//             sent when the next synchronous call is made or when it grows
+//             past half a frame. Its failure comes back later, as the
+//             deferred error of some synchronous call.
+//     call()  sends the batch with a synchronous Call appended and waits for
+//             its Reply (DtoH: every chunk, each handed to `on_data`). The
+//             result is the call's, or the earlier pipelined call's error.
+//   A broken connection (peer gone, malformed frame) is permanent: every later
+//   call returns CUDA_ERROR_DEVICE_UNAVAILABLE (a message goes to stderr).
+//
+// Threading
+//   Thread-safe. Calls are serialised under one mutex, which a synchronous call
+//   holds until its reply: seq numbers are therefore sent in order and replies
+//   need no demultiplexing. One connection per process, never closed before
+//   exit (the worker frees everything when the socket closes).
+//
+// Ownership
+//   Reply::data handed to on_data points into the connection's frame buffer
+//   and is valid only during that callback.
+#pragma once
+
+#include <cuda.h>
+
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "wire.h"
+
+namespace gpupool::remote {
+
+class Connection {
+ public:
+  // Connects and attaches as the environment says; *out lives until exit.
+  static CUresult open(Connection** out);
+
+  const wire::Welcome& welcome() const { return welcome_; }
+
+  CUresult post(wire::CallOp op, const wire::Writer& body);
+  CUresult call(wire::CallOp op, const wire::Writer& body, wire::Reply* reply,
+                const std::function<bool(const wire::Reply&)>& on_data = nullptr);
+
+ private:
+  Connection() = default;
+  CUresult attach(const std::string& secret);
+  bool send_all(const void* data, size_t size);
+  bool send_frame(const std::string& message);
+  bool read_frame(std::string* frame);
+  bool read_server_message(wire::ServerMessage* m);
+  bool flush_locked();
+  CUresult broken_locked(const char* why);
+
+  std::mutex mutex_;
+  int fd_ = -1;
+  bool broken_ = false;
+  uint64_t next_seq_ = 1;
+  std::string batch_;      // concatenated CallBatch.calls fields, not yet sent
+  std::string frame_;      // the last frame read
+  std::string inbuf_;      // bytes received, not yet consumed
+  size_t inpos_ = 0;
+  wire::Welcome welcome_;
+};
+
+}  // namespace gpupool::remote

@@ -1,0 +1,71 @@
+# ctest remote_exports: cmake -DLIB=<lib/remote/libcuda.so.1> -P check_exports.cmake
+# The forwarding driver exports driver entry points (cu*) only, and needs
+# nothing that can clash with its host process: no C++ runtime, no libgcc_s,
+# no libprotobuf (native/remote/wire.cc encodes the messages itself).
+cmake_minimum_required(VERSION 3.20)
+if(NOT EXISTS "${LIB}")
+  message(FATAL_ERROR "${LIB} does not exist: build gpupool_remote first")
+endif()
+find_program(NM nm REQUIRED)
+find_program(READELF readelf REQUIRED)
+
+execute_process(COMMAND ${NM} -D --defined-only "${LIB}" OUTPUT_VARIABLE defined RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "nm -D --defined-only failed (${rc})")
+endif()
+string(REPLACE "\n" ";" lines "${defined}")
+set(bad)
+set(names)
+foreach(line IN LISTS lines)
+  if(line MATCHES "^[0-9a-fA-F]* *([A-Za-z]) ([^ @]+)")
+    set(type "${CMAKE_MATCH_1}")
+    set(name "${CMAKE_MATCH_2}")
+    if(type STREQUAL "A")  # version nodes
+      continue()
+    endif()
+    list(APPEND names "${name}")
+    if(NOT name MATCHES "^cu")
+      list(APPEND bad "${name} (${type})")
+    endif()
+  endif()
+endforeach()
+list(LENGTH names n)
+message(STATUS "${n} exported symbols")
+if(bad)
+  list(JOIN bad "\n  " bad_text)
+  message(SEND_ERROR "exported besides cu*:\n  ${bad_text}")
+endif()
+# The generated surface (every driver entry point) and the forwarded calls.
+if(n LESS 400)
+  message(SEND_ERROR "only ${n} driver entry points exported: the generated stubs are missing")
+endif()
+foreach(required cuInit cuDriverGetVersion cuGetProcAddress cuGetProcAddress_v2 cuGetErrorName
+        cuGetErrorString cuDeviceGet cuDeviceGetAttribute cuDevicePrimaryCtxRetain cuCtxCreate_v4
+        cuMemAlloc_v2 cuMemFree_v2 cuMemGetInfo_v2 cuMemcpyHtoD_v2 cuMemcpyDtoH_v2 cuMemcpyHtoDAsync_v2
+        cuMemsetD32_v2 cuModuleLoadData cuModuleGetFunction cuLaunchKernel cuFuncGetParamInfo
+        cuStreamCreate cuEventElapsedTime cuCtxSynchronize cuGraphLaunch cuMemCreate)
+  if(NOT required IN_LIST names)
+    message(SEND_ERROR "not exported: ${required}")
+  endif()
+endforeach()
+
+execute_process(COMMAND ${READELF} -d "${LIB}" OUTPUT_VARIABLE dynamic)
+string(REGEX MATCHALL "\\(NEEDED\\)[^\n]*\\[[^]\n]+\\]" needed_lines "${dynamic}")
+foreach(line IN LISTS needed_lines)
+  string(REGEX REPLACE ".*\\[([^]]+)\\].*" "\\1" lib "${line}")
+  message(STATUS "NEEDED ${lib}")
+  if(NOT lib MATCHES "^(libc\\.so\\.6|libdl\\.so\\.2|libpthread\\.so\\.0|libm\\.so\\.6|librt\\.so\\.1|ld-linux-x86-64\\.so\\.2)$")
+    message(SEND_ERROR "links ${lib}: only the C library's parts may be linked")
+  endif()
+endforeach()
+
+execute_process(COMMAND ${NM} -D --undefined-only "${LIB}" OUTPUT_VARIABLE undefined)
+string(REPLACE "\n" ";" lines "${undefined}")
+foreach(line IN LISTS lines)
+  if(line MATCHES " U ([^ @]+)")
+    set(name "${CMAKE_MATCH_1}")
+    if(name MATCHES "^(_Z|__gxx_|_Unwind_|__cxa_(begin|end|throw|allocate|rethrow|guard|pure|get_exception))")
+      message(SEND_ERROR "needs a C++ runtime symbol from the host process: ${name}")
+    endif()
+  endif()
+endforeach()
