@@ -33,6 +33,11 @@ public final class KernelArg {
     return arg(Double.doubleToRawLongBits(value));
   }
 
+  /** A parameter's raw bytes, as the kernel lays it out (a struct passed by value). */
+  public static KernelArg raw(byte[] bytes) {
+    return new KernelArg(bytes.clone(), null);
+  }
+
   public static KernelArg arg(DeviceBuffer buffer) {
     if (buffer == null) {
       throw new IllegalArgumentException("null DeviceBuffer as a kernel argument");
