@@ -197,7 +197,7 @@ final class RunCommand implements Callable<Integer> {
     env.put("GPUPOOL_TOKEN", tok);
     if (bytes > 0) env.put("GPUPOOL_REMOTE_MEMORY", Long.toString(bytes));
     env.put("GPUPOOL_JOB_NAME", jobName);
-    if (!team.isEmpty()) env.put("GPUPOOL_JOB_TEAM", team);
+    if (!team.isEmpty()) env.put("GPUPOOL_TEAM", team);
     Process process;
     try {
       process = pb.start();

@@ -79,9 +79,17 @@ final class JavaProcess implements AutoCloseable {
 
   /** The next stdout line. */
   String nextOut() throws InterruptedException {
-    String line = out.poll(PATIENCE.toSeconds(), TimeUnit.SECONDS);
-    if (line == null) throw new AssertionError("no output within " + PATIENCE + "; stderr: " + drainErr());
-    return line;
+    long deadline = System.nanoTime() + PATIENCE.toNanos();
+    while (System.nanoTime() < deadline) {
+      String line = out.poll(200, TimeUnit.MILLISECONDS);
+      if (line != null) return line;
+      if (!process.isAlive()) {
+        line = out.poll(500, TimeUnit.MILLISECONDS); // what the pump had not handed over yet
+        if (line != null) return line;
+        throw new AssertionError("exited (" + process.exitValue() + ") without that output; stderr: " + drainErr());
+      }
+    }
+    throw new AssertionError("no output within " + PATIENCE + "; stderr: " + drainErr());
   }
 
   /** Skips stdout lines until one matches. */
