@@ -127,8 +127,12 @@ final class AgentCommand implements Callable<Integer> {
 
   private RemoteOptions remoteOptions(InetSocketAddress address, Path stateDir) throws Exception {
     Path home = Path.of(System.getProperty("gpupool.home", "."));
-    List<String> worker = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Dgpupool.home=" + home, "-cp", System.getProperty("java.class.path"), "io.gpupool.remote.WorkerMain");
+    List<String> worker = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Dgpupool.home=" + home, "-cp", System.getProperty("java.class.path"), "io.gpupool.remote.WorkerMain"));
+    if (tlsCert != null) {
+      // The session's calls go to the worker: it speaks TLS with the same certificate.
+      worker.addAll(List.of("--tls-cert", tlsCert.toAbsolutePath().toString(), "--tls-key", tlsKey.toAbsolutePath().toString()));
+    }
     SslContext ssl = tlsCert == null ? null : SslContextBuilder.forServer(tlsCert.toFile(), tlsKey.toFile()).build();
     return new RemoteOptions(address, ssl, new TokenStore(stateDir), new WorkerLauncher(worker, home),
         io.gpupool.region.Processes.euid());
