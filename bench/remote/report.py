@@ -46,3 +46,28 @@ print(row("round trip / raw ping-pong", f"{rt / rt_raw:.2f}x", "<= 1.5x", rt / r
 print(row("pipelined launch rate / local rate", f"{l_local / l_remote:.0%}", ">= 50%", l_local / l_remote >= 0.5))
 print(row("HtoD bandwidth / raw socket", f"{c_raw / c_h:.0%}", ">= 70%", c_raw / c_h >= 0.7))
 print(row("DtoH bandwidth / raw socket", f"{c_raw / c_d:.0%}", ">= 70%", c_raw / c_d >= 0.7))
+
+
+def native(path):
+    values = {}
+    for line in open(path):
+        name, value, _unit = line.split()
+        values[name] = float(value)
+    return values
+
+
+if len(sys.argv) > 4:
+    loc, rem = native(sys.argv[3]), native(sys.argv[4])
+    print("\n## Native driver-API program (bench/remote/native_remote_bench.cc)\n")
+    print("The same binary on the simulated driver in-process, then through the forwarding "
+          "`libcuda.so.1` to a worker; each run measured its own loopback baselines.\n")
+    print("| measurement | through the forwarding driver | baseline | ratio | goal |")
+    print("| --- | --- | --- | --- | --- |")
+    rt = rem["ctx_synchronize"] / rem["raw_round_trip"]
+    print(f"| cuCtxSynchronize, idle | {rem['ctx_synchronize']:.1f} µs | raw ping-pong {rem['raw_round_trip']:.1f} µs | {rt:.2f}x | <= 1.5x |")
+    if "launch" in rem and "launch" in loc:
+        lr = loc["launch"] / rem["launch"]
+        print(f"| cuLaunchKernel, 256 per sync | {rem['launch']:.2f} µs | in-process {loc['launch']:.2f} µs | {lr:.0%} of local rate | >= 50% |")
+    for k, label in (("htod", "cuMemcpyHtoD 64 MiB"), ("dtoh", "cuMemcpyDtoH 64 MiB")):
+        r = rem[k] / rem["raw_stream"]
+        print(f"| {label} | {rem[k]:.2f} GiB/s | raw socket {rem['raw_stream']:.2f} GiB/s | {r:.0%} | >= 70% |")

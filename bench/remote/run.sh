@@ -4,7 +4,8 @@
 #
 #   bash bench/remote/run.sh [OUT_DIR] [extra JMH options, e.g. -wi 1 -i 2]
 #
-# Writes OUT_DIR/remote-jmh.json and OUT_DIR/remote.md (default OUT_DIR: bench/results).
+# Writes OUT_DIR/remote-jmh.json, remote-native-{local,remote}.txt and remote.md (default
+# OUT_DIR: bench/results).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -23,6 +24,27 @@ LD_LIBRARY_PATH="$native/lib/sim${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
   java -Dgpupool.home="$native" -Dgpupool.kernels.dir="$native/kernels" -cp "$classpath" \
   org.openjdk.jmh.Main RemoteBenchmarks -rf json -rff "$out/remote-jmh.json" "$@"
 
+# The native half: the same program on the sim in-process, then through the forwarding driver
+# to a worker (started here directly, without an agent), each with its own loopback baselines.
+bench_bin="$native/tests/native_remote_bench"
+export GPUPOOL_KERNELS_DIR="$native/kernels"
+LD_LIBRARY_PATH="$native/lib/sim" "$bench_bin" > "$out/remote-native-local.txt"
+secret="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+worker_log="$(mktemp)"
+GPUPOOL_WORKER_SECRET="$secret" LD_LIBRARY_PATH="$native/lib/sim" \
+  java -cp "$classpath" io.gpupool.remote.WorkerMain --bind 127.0.0.1 > "$worker_log" &
+worker_pid=$!
+for _ in $(seq 300); do
+  grep -q "gpupool-worker listening" "$worker_log" && break
+  sleep 0.1
+done
+worker="$(sed -n 's/^gpupool-worker listening //p' "$worker_log")"
+LD_LIBRARY_PATH="$native/lib/remote" GPUPOOL_REMOTE_WORKER="$worker" GPUPOOL_REMOTE_SECRET="$secret" \
+  "$bench_bin" > "$out/remote-native-remote.txt"
+wait "$worker_pid" || true
+rm -f "$worker_log"
+
 machine="$(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | sed -n 1p), simulated driver"
-python3 bench/remote/report.py "$out/remote-jmh.json" "$machine" > "$out/remote.md"
+python3 bench/remote/report.py "$out/remote-jmh.json" "$machine" \
+  "$out/remote-native-local.txt" "$out/remote-native-remote.txt" > "$out/remote.md"
 cat "$out/remote.md"
