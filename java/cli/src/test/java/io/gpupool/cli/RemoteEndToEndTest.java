@@ -109,6 +109,24 @@ class RemoteEndToEndTest {
   }
 
   @Test
+  void theJavaExamplesRunOnAPooledGpu() throws Exception {
+    Path examples = Path.of(System.getProperty("gpupool.test.root"), "examples", "java");
+    String uri = "gpupool://" + remote + "?token=" + token + "&memory=512MiB&name=example";
+    for (String example : List.of("Saxpy.java", "Sgemm.java")) {
+      ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+          "-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
+          examples.resolve(example).toString(), uri, System.getProperty("gpupool.kernels.dir"), "64")
+          .redirectErrorStream(true);
+      Process p = pb.start();
+      String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+      assertEquals(0, p.waitFor(), example + ": " + out);
+      assertTrue(out.contains("-> OK"), example + ": " + out);
+      assertTrue(!out.contains(token), "the token is not printed");
+    }
+    awaitRunningJobs(0);
+  }
+
+  @Test
   void aWrongTokenIsRefusedBeforeAnyWork() {
     GpuPool pool = GpuPool.connect("gpupool://" + remote + "?token=gpt_wrong");
     SessionRefusedException e = assertThrows(SessionRefusedException.class, pool::acquire);
