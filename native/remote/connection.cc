@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 
 #include "remote.h"
@@ -21,6 +22,9 @@ namespace {
 // Flush the pending batch once it is this large (a frame is at most 4 MiB and
 // one HtoD chunk 1 MiB plus a few bytes).
 constexpr size_t kFlushBytes = 2 * wire::kMaxChunkBytes;
+// post_data copies up to this many bytes into the batch (a few small copies
+// then share one frame); larger ones are sent from the caller's memory.
+constexpr size_t kInlineDataBytes = 64 << 10;
 
 void log_error(const char* fmt, const char* a = "", const char* b = "") {
   std::fprintf(stderr, "gpupool-remote: ");
@@ -116,14 +120,26 @@ CUresult refused_result(int reason) {
 
 }  // namespace
 
-bool Connection::send_all(const void* data, size_t size) {
-  const char* p = static_cast<const char*>(data);
-  while (size > 0) {
-    ssize_t n = ::send(fd_, p, size, MSG_NOSIGNAL);
+bool Connection::send_iov(iovec* iov, int count) {
+  // One sendmsg per frame (a frame split over several segments costs the
+  // worker an extra wakeup with TCP_NODELAY); partial sends resume mid-vector.
+  while (count > 0) {
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<size_t>(count);
+    ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
-    p += n;
-    size -= static_cast<size_t>(n);
+    size_t done = static_cast<size_t>(n);
+    while (count > 0 && done >= iov->iov_len) {
+      done -= iov->iov_len;
+      ++iov;
+      --count;
+    }
+    if (count > 0) {
+      iov->iov_base = static_cast<char*>(iov->iov_base) + done;
+      iov->iov_len -= done;
+    }
   }
   return true;
 }
@@ -131,45 +147,56 @@ bool Connection::send_all(const void* data, size_t size) {
 bool Connection::send_frame(const std::string& message) {
   std::string head;
   wire::append_varint(&head, message.size());
-  return send_all(head.data(), head.size()) && send_all(message.data(), message.size());
+  iovec iov[2] = {{head.data(), head.size()}, {const_cast<char*>(message.data()), message.size()}};
+  return send_iov(iov, 2);
 }
 
-bool Connection::read_frame(std::string* frame) {
+bool Connection::read_frame(const char** frame, size_t* size) {
   // Reads until a whole frame is buffered; frames may be split or coalesced.
+  // The frame is decoded where it lies; the buffer grows to the largest frame
+  // seen and unconsumed bytes move to its front only when a frame would not
+  // fit behind them.
   for (;;) {
-    const uint8_t* p = reinterpret_cast<const uint8_t*>(inbuf_.data()) + inpos_;
-    const uint8_t* end = reinterpret_cast<const uint8_t*>(inbuf_.data()) + inbuf_.size();
+    const uint8_t* base = reinterpret_cast<const uint8_t*>(inbuf_.data());
+    const uint8_t* p = base + inpos_;
+    const uint8_t* end = base + inend_;
     uint64_t len = 0;
     const uint8_t* q = p;
     bool have_len = wire::read_varint(&q, end, &len);
     if (!have_len && end - p >= 5) return false;  // a varint32 is at most 5 bytes
+    size_t need = 5;
     if (have_len) {
       if (len > wire::kMaxFrameBytes) return false;
       if (static_cast<uint64_t>(end - q) >= len) {
-        frame->assign(reinterpret_cast<const char*>(q), len);
-        inpos_ = static_cast<size_t>((q + len) - reinterpret_cast<const uint8_t*>(inbuf_.data()));
-        if (inpos_ == inbuf_.size()) {
-          inbuf_.clear();
-          inpos_ = 0;
-        }
+        *frame = reinterpret_cast<const char*>(q);
+        *size = static_cast<size_t>(len);
+        inpos_ = static_cast<size_t>((q + len) - base);
+        if (inpos_ == inend_) inpos_ = inend_ = 0;  // the next recv starts at the front
         return true;
       }
+      need = static_cast<size_t>(q - p) + static_cast<size_t>(len);
     }
-    if (inpos_ > 0) {
-      inbuf_.erase(0, inpos_);
-      inpos_ = 0;
+    if (inpos_ + need > inbuf_.size()) {
+      if (inpos_ > 0) {
+        std::memmove(inbuf_.data(), inbuf_.data() + inpos_, inend_ - inpos_);
+        inend_ -= inpos_;
+        inpos_ = 0;
+      }
+      if (need > inbuf_.size()) inbuf_.resize(std::max(need, std::max<size_t>(inbuf_.size() * 2, 256 << 10)));
     }
-    char buf[65536];
-    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    ssize_t n = ::recv(fd_, inbuf_.data() + inend_, inbuf_.size() - inend_, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
-    inbuf_.append(buf, static_cast<size_t>(n));
+    inend_ += static_cast<size_t>(n);
   }
 }
 
 bool Connection::read_server_message(wire::ServerMessage* m) {
-  *m = wire::ServerMessage();
-  return read_frame(&frame_) && wire::decode_server_message(frame_.data(), frame_.size(), m);
+  m->kind = wire::ServerMessage::kUnknown;
+  m->replies.clear();
+  const char* frame = nullptr;
+  size_t size = 0;
+  return read_frame(&frame, &size) && wire::decode_server_message(frame, size, m);
 }
 
 CUresult Connection::attach(const std::string& secret) {
@@ -258,8 +285,7 @@ CUresult Connection::open(Connection** out) {
         c->fd_ = -1;
         std::string whost = m.host.empty() ? host : m.host;
         std::string wport = std::to_string(m.port);
-        c->inbuf_.clear();
-        c->inpos_ = 0;
+        c->inpos_ = c->inend_ = 0;
         if ((c->fd_ = connect_to(whost, wport)) < 0) {
           log_error("cannot connect to the worker at %s:%s", whost.c_str(), wport.c_str());
           r = CUDA_ERROR_DEVICE_UNAVAILABLE;
@@ -290,28 +316,96 @@ CUresult Connection::broken_locked(const char* why) {
 }
 
 bool Connection::flush_locked() {
-  if (batch_.empty()) return true;
-  // ClientMessage{calls = 3: CallBatch{calls = 1: Call...}}, framed.
+  if (batch_.size() == kHeadroom && externals_.empty()) return true;
+  // ClientMessage{calls = 3: CallBatch{calls = 1: Call...}}, framed: the head
+  // goes into the headroom, right before the calls.
+  size_t calls = batch_bytes();
+  size_t inner = 1 + wire::varint_size(calls) + calls;
   std::string head;
-  size_t inner = 1 + wire::varint_size(batch_.size()) + batch_.size();
   wire::append_varint(&head, inner);
   head.push_back(static_cast<char>((3 << 3) | wire::kLen));
-  wire::append_varint(&head, batch_.size());
-  bool ok = send_all(head.data(), head.size()) && send_all(batch_.data(), batch_.size());
-  batch_.clear();
+  wire::append_varint(&head, calls);
+  size_t start = kHeadroom - head.size();
+  std::memcpy(&batch_[start], head.data(), head.size());
+  iovec stack_iov[9];
+  std::vector<iovec> heap_iov;
+  iovec* iov = stack_iov;
+  if (2 * externals_.size() + 1 > 9) {
+    heap_iov.resize(2 * externals_.size() + 1);
+    iov = heap_iov.data();
+  }
+  int count = 0;
+  size_t at = start;
+  for (const External& e : externals_) {
+    if (e.at > at) iov[count++] = {&batch_[at], e.at - at};
+    iov[count++] = {const_cast<char*>(e.data), e.size};
+    at = e.at;
+  }
+  if (batch_.size() > at) iov[count++] = {&batch_[at], batch_.size() - at};
+  bool ok = send_iov(iov, count);
+  batch_.resize(kHeadroom);
+  externals_.clear();
+  external_bytes_ = 0;
   return ok;
+}
+
+bool Connection::reserve_locked(size_t call_bytes) {
+  // Flush first when this call would take the batch past the threshold.
+  return batch_bytes() + call_bytes + 16 <= kFlushBytes || flush_locked();
+}
+
+void Connection::append_call_locked(uint64_t seq, wire::CallOp op, size_t call_bytes,
+                                    const wire::Writer& body) {
+  batch_.push_back(static_cast<char>((1 << 3) | wire::kLen));
+  wire::append_varint(&batch_, call_bytes);
+  wire::append_call_head(&batch_, seq, op, body.size());
+  batch_.append(body.data());
+}
+
+CUresult Connection::flush_data() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (broken_) return CUDA_ERROR_DEVICE_UNAVAILABLE;
+  if (externals_.empty()) return CUDA_SUCCESS;
+  return flush_locked() ? CUDA_SUCCESS : broken_locked("send failed");
 }
 
 CUresult Connection::post(wire::CallOp op, const wire::Writer& body) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (broken_) return CUDA_ERROR_DEVICE_UNAVAILABLE;
-  std::string call = wire::encode_call(next_seq_++, op, body);
-  if (batch_.size() + call.size() + 16 > kFlushBytes && !flush_locked())
-    return broken_locked("send failed");
+  uint64_t seq = next_seq_++;
+  size_t call_bytes = wire::call_size(seq, op, body.size());
+  if (!reserve_locked(call_bytes)) return broken_locked("send failed");
+  append_call_locked(seq, op, call_bytes, body);
+  if (batch_bytes() >= kFlushBytes && !flush_locked()) return broken_locked("send failed");
+  return CUDA_SUCCESS;
+}
+
+CUresult Connection::post_data(wire::CallOp op, const wire::Writer& head, uint32_t field,
+                               const void* data, size_t size, const wire::Writer& tail) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (broken_) return CUDA_ERROR_DEVICE_UNAVAILABLE;
+  uint64_t seq = next_seq_++;
+  uint64_t field_tag = (uint64_t{field} << 3) | wire::kLen;
+  size_t body = head.size() + tail.size();
+  if (size > 0) body += wire::varint_size(field_tag) + wire::varint_size(size) + size;
+  size_t call_bytes = wire::call_size(seq, op, body);
+  if (!reserve_locked(call_bytes)) return broken_locked("send failed");
   batch_.push_back(static_cast<char>((1 << 3) | wire::kLen));
-  wire::append_varint(&batch_, call.size());
-  batch_.append(call);
-  if (batch_.size() >= kFlushBytes && !flush_locked()) return broken_locked("send failed");
+  wire::append_varint(&batch_, call_bytes);
+  wire::append_call_head(&batch_, seq, op, body);
+  batch_.append(head.data());
+  if (size > 0) {
+    wire::append_varint(&batch_, field_tag);
+    wire::append_varint(&batch_, size);
+    if (size <= kInlineDataBytes) {
+      batch_.append(static_cast<const char*>(data), size);
+    } else {
+      externals_.push_back({batch_.size(), static_cast<const char*>(data), size});
+      external_bytes_ += size;
+    }
+  }
+  batch_.append(tail.data());
+  if (batch_bytes() >= kFlushBytes && !flush_locked()) return broken_locked("send failed");
   return CUDA_SUCCESS;
 }
 
@@ -320,15 +414,12 @@ CUresult Connection::call(wire::CallOp op, const wire::Writer& body, wire::Reply
   std::lock_guard<std::mutex> lock(mutex_);
   if (broken_) return CUDA_ERROR_DEVICE_UNAVAILABLE;
   uint64_t seq = next_seq_++;
-  std::string call = wire::encode_call(seq, op, body);
-  if (batch_.size() + call.size() + 16 > kFlushBytes && !flush_locked())
-    return broken_locked("send failed");
-  batch_.push_back(static_cast<char>((1 << 3) | wire::kLen));
-  wire::append_varint(&batch_, call.size());
-  batch_.append(call);
+  size_t call_bytes = wire::call_size(seq, op, body.size());
+  if (!reserve_locked(call_bytes)) return broken_locked("send failed");
+  append_call_locked(seq, op, call_bytes, body);
   if (!flush_locked()) return broken_locked("send failed");
+  wire::ServerMessage& m = message_;
   for (;;) {
-    wire::ServerMessage m;
     if (!read_server_message(&m)) return broken_locked("no reply");
     if (m.kind == wire::ServerMessage::kRefused) return broken_locked(m.message.c_str());
     if (m.kind != wire::ServerMessage::kReplies) return broken_locked("unexpected message");

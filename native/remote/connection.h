@@ -14,6 +14,12 @@
 //             sent when the next synchronous call is made or when it grows
 //             past half a frame. Its failure comes back later, as the
 //             deferred error of some synchronous call.
+//     post_data()  post() of a call whose body is `head`, a bytes field
+//             `field` holding [data, data + size), then `tail`. Large data is
+//             not copied but sent straight from `data`, which must therefore
+//             stay valid until the next flush_data() or call() (MemcpyHtoD
+//             chunks go this way); small data is copied into the batch.
+//     flush_data()  sends the batch if it still refers to post_data's bytes.
 //     call()  sends the batch with a synchronous Call appended and waits for
 //             its Reply (DtoH: every chunk, each handed to `on_data`). The
 //             result is the call's, or the earlier pipelined call's error.
@@ -27,7 +33,7 @@
 //   exit (the worker frees everything when the socket closes).
 //
 // Ownership
-//   Reply::data handed to on_data points into the connection's frame buffer
+//   Reply::data handed to on_data points into the connection's receive buffer
 //   and is valid only during that callback.
 #pragma once
 
@@ -36,8 +42,11 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "wire.h"
+
+struct iovec;
 
 namespace gpupool::remote {
 
@@ -49,16 +58,31 @@ class Connection {
   const wire::Welcome& welcome() const { return welcome_; }
 
   CUresult post(wire::CallOp op, const wire::Writer& body);
+  CUresult post_data(wire::CallOp op, const wire::Writer& head, uint32_t field, const void* data,
+                     size_t size, const wire::Writer& tail);
+  CUresult flush_data();
   CUresult call(wire::CallOp op, const wire::Writer& body, wire::Reply* reply,
                 const std::function<bool(const wire::Reply&)>& on_data = nullptr);
 
  private:
   Connection() = default;
   CUresult attach(const std::string& secret);
-  bool send_all(const void* data, size_t size);
+  // Bytes already in batch_ ahead of its calls: room for the frame's length,
+  // ClientMessage.calls's tag and the CallBatch's length, written at flush.
+  static constexpr size_t kHeadroom = 16;
+  struct External {  // post_data's bytes, to be sent after batch_[0, at)
+    size_t at;
+    const char* data;
+    size_t size;
+  };
+
+  bool send_iov(struct iovec* iov, int count);
   bool send_frame(const std::string& message);
-  bool read_frame(std::string* frame);
+  bool read_frame(const char** frame, size_t* size);
   bool read_server_message(wire::ServerMessage* m);
+  size_t batch_bytes() const { return batch_.size() - kHeadroom + external_bytes_; }
+  bool reserve_locked(size_t call_bytes);
+  void append_call_locked(uint64_t seq, wire::CallOp op, size_t call_bytes, const wire::Writer& body);
   bool flush_locked();
   CUresult broken_locked(const char* why);
 
@@ -66,10 +90,12 @@ class Connection {
   int fd_ = -1;
   bool broken_ = false;
   uint64_t next_seq_ = 1;
-  std::string batch_;      // concatenated CallBatch.calls fields, not yet sent
-  std::string frame_;      // the last frame read
-  std::string inbuf_;      // bytes received, not yet consumed
-  size_t inpos_ = 0;
+  std::string batch_ = std::string(kHeadroom, '\0');  // headroom + CallBatch.calls fields, not yet sent
+  std::vector<External> externals_;
+  size_t external_bytes_ = 0;
+  std::vector<char> inbuf_;  // bytes received: [inpos_, inend_) not yet consumed
+  size_t inpos_ = 0, inend_ = 0;
+  wire::ServerMessage message_;  // reused by call()
   wire::Welcome welcome_;
 };
 

@@ -25,18 +25,21 @@ CUresult htod(CUdeviceptr dst, const void* src, size_t n, CUstream s, bool async
   if (CUresult r = check_range(dst, n); r != CUDA_SUCCESS) return r;
   uint64_t stream = 0;
   if (CUresult r = remote_stream(s, &stream); r != CUDA_SUCCESS) return r;
+  // Large chunks are sent from `src` itself (post_data), so they are all sent
+  // before this returns: by flush_data (async) or the Barrier's call.
   const char* p = static_cast<const char*>(src);
+  wire::Writer tail;
+  tail.u64(4, stream);
+  tail.boolean(5, async);
   for (size_t off = 0; off < n; off += wire::kMaxChunkBytes) {
     size_t len = std::min(wire::kMaxChunkBytes, n - off);
-    wire::Writer w;
-    w.u64(1, dst);
-    w.u64(2, off);
-    w.bytes(3, p + off, len);
-    w.u64(4, stream);
-    w.boolean(5, async);
-    if (CUresult r = conn().post(wire::kMemcpyHtoD, w); r != CUDA_SUCCESS) return r;
+    wire::Writer head;
+    head.u64(1, dst);
+    head.u64(2, off);
+    if (CUresult r = conn().post_data(wire::kMemcpyHtoD, head, 3, p + off, len, tail); r != CUDA_SUCCESS)
+      return r;
   }
-  if (async) return CUDA_SUCCESS;
+  if (async) return conn().flush_data();
   wire::Reply reply;
   return conn().call(wire::kBarrier, wire::Writer(), &reply);
 }

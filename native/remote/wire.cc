@@ -196,11 +196,26 @@ std::string encode_attach(const std::string& secret) {
   return client_message(2, w);
 }
 
+size_t call_size(uint64_t seq, CallOp op, size_t body_size) {
+  size_t n = seq != 0 ? 1 + varint_size(seq) : 0;
+  return n + varint_size((uint64_t{op} << 3) | kLen) + varint_size(body_size) + body_size;
+}
+
+void append_call_head(std::string* out, uint64_t seq, CallOp op, size_t body_size) {
+  if (seq != 0) {
+    out->push_back(static_cast<char>((1 << 3) | kVarint));
+    append_varint(out, seq);
+  }
+  append_varint(out, (uint64_t{op} << 3) | kLen);
+  append_varint(out, body_size);
+}
+
 std::string encode_call(uint64_t seq, CallOp op, const Writer& body) {
-  Writer w;
-  w.u64(1, seq);
-  w.message(op, body);
-  return w.data();
+  std::string out;
+  out.reserve(call_size(seq, op, body.size()));
+  append_call_head(&out, seq, op, body.size());
+  out.append(body.data());
+  return out;
 }
 
 bool decode_welcome(const uint8_t* data, size_t size, Welcome* out) {

@@ -182,5 +182,9 @@ enum CallOp : uint32_t {
 
 // Call{seq, op = body}: the bytes of one Call message.
 std::string encode_call(uint64_t seq, CallOp op, const Writer& body);
+// The size of that Call when its body is body_size bytes, and its bytes up to
+// the body (the caller appends the body's body_size bytes after them).
+size_t call_size(uint64_t seq, CallOp op, size_t body_size);
+void append_call_head(std::string* out, uint64_t seq, CallOp op, size_t body_size);
 
 }  // namespace gpupool::remote::wire
