@@ -31,6 +31,11 @@ abstract class HostMemory {
   /** Writes {@code data} at {@code offset}. */
   abstract void put(long offset, ByteString data);
 
+  /** The byte array these bytes are, all of it, if they are one (a remote copy's data can go straight there). */
+  byte[] array() {
+    return null;
+  }
+
   /** Views little-endian bytes [offset, offset + length) of an array as a ByteBuffer. */
   private static ByteBuffer window(byte[] bytes) {
     return ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
@@ -43,8 +48,10 @@ abstract class HostMemory {
   static HostMemory of(byte[] a) {
     return new HostMemory(a.length) {
       Pointer pointer() { return Pointer.to(a); }
-      ByteString chunk(long offset, int length) { return ByteString.copyFrom(a, (int) offset, length); }
+      // No copy: a copy's chunks are serialised onto the socket before copyHtoD(Async) returns.
+      ByteString chunk(long offset, int length) { return UnsafeByteOperations.unsafeWrap(a, (int) offset, length); }
       void put(long offset, ByteString data) { data.copyTo(a, (int) offset); }
+      byte[] array() { return a; }
     };
   }
 
@@ -116,7 +123,7 @@ abstract class HostMemory {
         return Pointer.to(copy);
       }
       ByteString chunk(long offset, int length) {
-        return ByteString.copyFrom(b.duplicate().position((int) offset).limit((int) offset + length));
+        return UnsafeByteOperations.unsafeWrap(b.duplicate().position((int) offset).limit((int) offset + length).slice());
       }
       void put(long offset, ByteString data) { data.copyTo(b.duplicate().position((int) offset)); }
     };

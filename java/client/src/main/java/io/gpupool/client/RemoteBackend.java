@@ -136,7 +136,9 @@ final class RemoteBackend implements GpuBackend {
     return copyDtoH(dst, dptr, stream, true);
   }
 
-  // Each chunk goes straight to its place in dst: no buffer of the whole copy.
+  // Each chunk goes straight to its place in dst: no buffer of the whole copy. Into a byte[],
+  // the session reads chunks that come in order from the socket to their place (their replies
+  // then have empty data).
   private CompletableFuture<Void> copyDtoH(HostMemory dst, long dptr, long stream, boolean async) {
     String description = (async ? "cuMemcpyDtoHAsync(" : "cuMemcpyDtoH(") + dst.bytes() + " bytes)";
     return session.call(Call.newBuilder().setMemcpyDtoh(MemcpyDtoH.newBuilder().setDptr(dptr)
@@ -148,7 +150,7 @@ final class RemoteBackend implements GpuBackend {
           }
           dst.put(reply.getOffset(), data);
           return reply.getLast();
-        });
+        }, dst.array());
   }
 
   @Override

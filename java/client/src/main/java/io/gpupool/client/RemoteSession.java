@@ -1,6 +1,7 @@
 package io.gpupool.client;
 
 import com.google.protobuf.CodedOutputStream;
+import com.google.protobuf.UnsafeByteOperations;
 import io.gpupool.proto.v1.Call;
 import io.gpupool.proto.v1.CallBatch;
 import io.gpupool.proto.v1.ClientMessage;
@@ -9,6 +10,7 @@ import io.gpupool.proto.v1.ServerMessage;
 import java.io.BufferedOutputStream;
 import java.io.Closeable;
 import java.io.DataInputStream;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.Socket;
@@ -33,8 +35,37 @@ final class RemoteSession implements Closeable {
   private static final int RECENT_CALLS = 4096;
   private static final int FRAME_SLACK = 64; // ClientMessage and CallBatch headers
 
-  /** A synchronous call waiting for its replies. */
-  private record Pending(String description, Predicate<Reply> onReply, CompletableFuture<Void> done) {}
+  /**
+   * A synchronous call waiting for its replies. {@code target}: a DtoH copy's destination array,
+   * into which the reader reads the chunks' data straight from the socket (see {@link #readLarge});
+   * {@code expected}, {@code inOrder}: the reader thread's record of the chunks so far.
+   */
+  private static final class Pending {
+    final String description;
+    final Predicate<Reply> onReply;
+    final CompletableFuture<Void> done;
+    final byte[] target;
+    long expected;
+    boolean inOrder = true;
+
+    Pending(String description, Predicate<Reply> onReply, CompletableFuture<Void> done, byte[] target) {
+      this.description = description;
+      this.onReply = onReply;
+      this.done = done;
+      this.target = target;
+    }
+
+    String description() { return description; }
+    Predicate<Reply> onReply() { return onReply; }
+    CompletableFuture<Void> done() { return done; }
+  }
+
+  /** Frames at least this large are read by {@link #readLarge}. */
+  static final int LARGE_FRAME_BYTES = 64 << 10;
+  private static final int TAG_SERVER_REPLIES = (ServerMessage.REPLIES_FIELD_NUMBER << 3) | 2;
+  private static final int TAG_BATCH_REPLY = (io.gpupool.proto.v1.ReplyBatch.REPLIES_FIELD_NUMBER << 3) | 2;
+  private static final int TAG_REPLY_DATA = (Reply.DATA_FIELD_NUMBER << 3) | 2;
+  private static final int HEAD_BYTES = 64;
 
   private final Socket socket;
   private final String peer;
@@ -79,10 +110,20 @@ final class RemoteSession implements Closeable {
    * successful Reply and says whether it was the last.
    */
   synchronized CompletableFuture<Void> call(Call.Builder call, String description, Predicate<Reply> onReply) {
+    return call(call, description, onReply, null);
+  }
+
+  /**
+   * As {@link #call(Call.Builder, String, Predicate)} for a DtoH copy into {@code target}: chunks
+   * that arrive in order are read from the socket straight into it, and {@code onReply} then gets
+   * them with their offset but empty data (it must accept that, as for a zero-length chunk).
+   */
+  synchronized CompletableFuture<Void> call(Call.Builder call, String description, Predicate<Reply> onReply,
+      byte[] target) {
     checkOpen();
     CompletableFuture<Void> done = new CompletableFuture<>();
     long seq = nextSeq;
-    pending.put(seq, new Pending(description, onReply, done));
+    pending.put(seq, new Pending(description, onReply, done, target));
     try {
       add(call);
       flush();
@@ -128,8 +169,18 @@ final class RemoteSession implements Closeable {
 
   private void read(DataInputStream in) {
     try {
-      ServerMessage message;
-      while ((message = Frames.read(in)) != null) {
+      // Replies are dispatched before the next frame is read: a DtoH chunk's data, a view of the
+      // reused frame buffer, is copied to its destination by then.
+      Frames.FrameBuffer buffer = new Frames.FrameBuffer();
+      byte[] head = new byte[HEAD_BYTES];
+      int length;
+      while ((length = Frames.readLength(in)) >= 0) {
+        ServerMessage message = length >= LARGE_FRAME_BYTES
+            ? readLarge(in, length, head, buffer)
+            : Frames.readBody(in, length, buffer, 0);
+        if (message == null) {
+          continue; // a DtoH chunk, read into its destination and dispatched
+        }
         switch (message.getMessageCase()) {
           case REPLIES:
             for (Reply reply : message.getReplies().getRepliesList()) {
@@ -151,6 +202,96 @@ final class RemoteSession implements Closeable {
     } catch (RuntimeException e) {
       fail(e);
     }
+  }
+
+  /**
+   * A large frame. If it is one DtoH chunk, ServerMessage{replies{replies{seq, data, offset,
+   * last}}} as the worker sends it, of a copy with a destination array whose chunks so far came
+   * in order, its data is read from the socket straight to where the next chunk goes, and the
+   * Reply dispatched with empty data; returns null then. Anything else (or a chunk that turns out
+   * to go elsewhere) is returned as a parsed message for the ordinary dispatch, having read the
+   * frame's bytes into {@code buffer}.
+   */
+  private ServerMessage readLarge(DataInputStream in, int length, byte[] head, Frames.FrameBuffer buffer)
+      throws IOException {
+    int[] used = {0};
+    long tag = headVarint(in, head, used, length);
+    long batch = tag == TAG_SERVER_REPLIES ? headVarint(in, head, used, length) : -1;
+    if (batch != length - used[0]) return Frames.readBody(in, length, buffer, copyHead(head, used[0], buffer, length));
+    tag = headVarint(in, head, used, length);
+    long replyBytes = tag == TAG_BATCH_REPLY ? headVarint(in, head, used, length) : -1;
+    if (replyBytes != length - used[0]) return Frames.readBody(in, length, buffer, copyHead(head, used[0], buffer, length));
+    int replyStart = used[0];
+    int fieldsEnd;
+    while (true) { // the Reply's varint fields before its data
+      fieldsEnd = used[0];
+      tag = headVarint(in, head, used, length);
+      if (tag == TAG_REPLY_DATA || tag < 0 || (tag & 7) != 0) break;
+      if (headVarint(in, head, used, length) < 0) break;
+    }
+    long n = tag == TAG_REPLY_DATA ? headVarint(in, head, used, length) : -1;
+    Pending call = null;
+    Reply start = null;
+    if (n > 0 && n <= length - used[0]) {
+      try {
+        start = Reply.parseFrom(UnsafeByteOperations.unsafeWrap(head, replyStart, fieldsEnd - replyStart));
+      } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+        throw new ProtocolException("the peer sent a malformed frame: " + e.getMessage(), e);
+      }
+      call = pending.get(start.getSeq());
+    }
+    if (call == null || call.target == null || !call.inOrder || start.getResult() != 0
+        || call.expected + n > call.target.length) {
+      return Frames.readBody(in, length, buffer, copyHead(head, used[0], buffer, length));
+    }
+    int at = (int) call.expected;
+    try {
+      in.readFully(call.target, at, (int) n);
+    } catch (EOFException e) {
+      throw new EOFException("the connection ended inside a frame");
+    }
+    int rest = length - used[0] - (int) n;
+    byte[] tail = buffer.get(rest);
+    try {
+      in.readFully(tail, 0, rest);
+    } catch (EOFException e) {
+      throw new EOFException("the connection ended inside a frame");
+    }
+    Reply.Builder reply = start.toBuilder();
+    try {
+      reply.mergeFrom(tail, 0, rest);
+    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      throw new ProtocolException("the peer sent a malformed frame: " + e.getMessage(), e);
+    }
+    if (reply.getOffset() != at) {
+      // Not where the next chunk goes: hand it over with its data, as any other reply.
+      call.inOrder = false;
+      reply.setData(com.google.protobuf.ByteString.copyFrom(call.target, at, (int) n));
+      return ServerMessage.newBuilder().setReplies(io.gpupool.proto.v1.ReplyBatch.newBuilder().addReplies(reply)).build();
+    }
+    call.expected += n;
+    dispatch(reply.build());
+    return null;
+  }
+
+  /** A varint of a large frame's head, kept in {@code head}; -1 where the head is not a plain one. */
+  private static long headVarint(DataInputStream in, byte[] head, int[] used, int length) throws IOException {
+    long value = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (used[0] == head.length || used[0] == length) return -1;
+      int b = in.read();
+      if (b < 0) throw new EOFException("the connection ended inside a frame");
+      head[used[0]++] = (byte) b;
+      value |= (long) (b & 0x7f) << shift;
+      if (b < 0x80) return value;
+    }
+    return -1;
+  }
+
+  /** Puts the {@code used} bytes of a frame's head already read at the start of the frame buffer. */
+  private static int copyHead(byte[] head, int used, Frames.FrameBuffer buffer, int length) {
+    System.arraycopy(head, 0, buffer.get(length), 0, used);
+    return used;
   }
 
   private void dispatch(Reply reply) {

@@ -12,7 +12,7 @@ import io.netty.channel.SimpleChannelInboundHandler;
  * the right one makes this connection the session's (the worker stops accepting others), raises
  * the frame limit to the session's and answers Welcome.
  */
-final class AttachHandler extends SimpleChannelInboundHandler<ClientMessage> {
+final class AttachHandler extends SimpleChannelInboundHandler<InboundFrame> {
   private final WorkerServer server;
   private final byte[] secret;
   private final BoundedFrameDecoder decoder;
@@ -25,7 +25,16 @@ final class AttachHandler extends SimpleChannelInboundHandler<ClientMessage> {
   }
 
   @Override
-  protected void channelRead0(ChannelHandlerContext ctx, ClientMessage message) {
+  protected void channelRead0(ChannelHandlerContext ctx, InboundFrame frame) {
+    ClientMessage message = frame.message();
+    try {
+      attach(ctx, message);
+    } finally {
+      frame.release();
+    }
+  }
+
+  private void attach(ChannelHandlerContext ctx, ClientMessage message) {
     if (done) return;
     done = true;
     if (!message.hasAttach()) {

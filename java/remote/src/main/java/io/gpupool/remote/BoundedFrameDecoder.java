@@ -1,21 +1,37 @@
 package io.gpupool.remote;
 
+import com.google.protobuf.CodedInputStream;
+import java.io.IOException;
+import com.google.protobuf.UnsafeByteOperations;
+import io.gpupool.proto.v1.ClientMessage;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.CorruptedFrameException;
+import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.TooLongFrameException;
-import java.util.List;
+import io.netty.util.ReferenceCountUtil;
 
 /**
- * Splits the byte stream into protobuf messages prefixed by their varint32 length, like Netty's
- * {@code ProtobufVarint32FrameDecoder}, but refuses a frame above a limit as soon as its length
- * is read, before buffering any of it: otherwise a peer announcing a 2 GiB frame would make the
- * worker buffer until it runs out of memory. The limit starts small (an Attach is tiny and the
- * peer is not authenticated yet) and is raised once the session is attached.
+ * Splits the byte stream into ClientMessages prefixed by their varint32 length (remote.proto's
+ * framing), but refuses a frame above a limit as soon as its length is read, before buffering any
+ * of it: otherwise a peer announcing a 2 GiB frame would make the worker buffer until it runs out
+ * of memory. The limit starts small (an Attach is tiny and the peer is not authenticated yet) and
+ * is raised once the session is attached.
+ *
+ * <p>No copies beyond one: a frame that arrived within one read is a slice of that read's
+ * buffer; one that spans reads is gathered into a buffer of exactly its size (no growing
+ * cumulation). The message is parsed in place with aliasing, so its {@code bytes} fields (HtoD
+ * data) are views of the frame: each {@link InboundFrame} owns its frame buffer until released.
  */
-final class BoundedFrameDecoder extends ByteToMessageDecoder {
+final class BoundedFrameDecoder extends ChannelInboundHandlerAdapter {
   private volatile int maxBytes;
+  private int length = -1;     // the current frame's length once its prefix is read
+  private int prefix;          // the length prefix read so far
+  private int prefixBytes;
+  private ByteBuf partial;     // the current frame's bytes when it spans reads
+  private boolean failed;
 
   BoundedFrameDecoder(int maxBytes) {
     this.maxBytes = maxBytes;
@@ -26,30 +42,84 @@ final class BoundedFrameDecoder extends ByteToMessageDecoder {
   }
 
   @Override
-  protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
-    in.markReaderIndex();
-    int length = 0;
-    int shift = 0;
-    for (int i = 0; ; i++) {
-      if (!in.isReadable()) {
-        in.resetReaderIndex();
-        return; // the length itself is not complete yet
-      }
-      if (i == 5) throw new CorruptedFrameException("frame length: varint32 longer than 5 bytes");
-      byte b = in.readByte();
-      length |= (b & 0x7f) << shift;
-      if (b >= 0) break;
-      shift += 7;
-    }
-    if (length < 0) throw new CorruptedFrameException("frame length is negative: " + length);
-    int max = maxBytes;
-    if (length > max) {
-      throw new TooLongFrameException("frame of " + length + " bytes is over the limit of " + max);
-    }
-    if (in.readableBytes() < length) {
-      in.resetReaderIndex();
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (!(msg instanceof ByteBuf)) {
+      ctx.fireChannelRead(msg);
       return;
     }
-    out.add(in.readRetainedSlice(length));
+    ByteBuf in = (ByteBuf) msg;
+    try {
+      while (!failed && in.isReadable() && ctx.channel().isOpen()) {
+        if (length < 0 && !readPrefix(in)) return;
+        ByteBuf frame;
+        if (partial == null) {
+          if (in.readableBytes() >= length) {
+            frame = length == 0 ? Unpooled.EMPTY_BUFFER : in.readRetainedSlice(length);
+          } else {
+            partial = ctx.alloc().directBuffer(length, length);
+            partial.writeBytes(in);
+            return;
+          }
+        } else {
+          partial.writeBytes(in, Math.min(in.readableBytes(), partial.writableBytes()));
+          if (partial.isWritable()) return;
+          frame = partial;
+          partial = null;
+        }
+        length = -1;
+        emit(ctx, frame);
+      }
+    } catch (DecoderException e) {
+      failed = true;
+      ctx.fireExceptionCaught(e);
+    } finally {
+      in.release();
+    }
+  }
+
+  /** Reads the length prefix; false if it is not complete yet. */
+  private boolean readPrefix(ByteBuf in) {
+    while (in.isReadable()) {
+      if (prefixBytes == 5) throw new CorruptedFrameException("frame length: varint32 longer than 5 bytes");
+      byte b = in.readByte();
+      prefix |= (b & 0x7f) << (7 * prefixBytes++);
+      if (b >= 0) {
+        int value = prefix;
+        prefix = 0;
+        prefixBytes = 0;
+        if (value < 0) throw new CorruptedFrameException("frame length is negative: " + value);
+        int max = maxBytes;
+        if (value > max) throw new TooLongFrameException("frame of " + value + " bytes is over the limit of " + max);
+        length = value;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static void emit(ChannelHandlerContext ctx, ByteBuf frame) {
+    ClientMessage message;
+    try {
+      CodedInputStream input = UnsafeByteOperations.unsafeWrap(frame.nioBuffer()).newCodedInput();
+      input.enableAliasing(true);
+      message = ClientMessage.parseFrom(input);
+    } catch (IOException | RuntimeException e) {
+      frame.release();
+      throw new DecoderException(e);
+    }
+    ctx.fireChannelRead(new InboundFrame(message, frame));
+  }
+
+  @Override
+  public void handlerRemoved(ChannelHandlerContext ctx) {
+    ReferenceCountUtil.safeRelease(partial);
+    partial = null;
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    ReferenceCountUtil.safeRelease(partial);
+    partial = null;
+    ctx.fireChannelInactive();
   }
 }

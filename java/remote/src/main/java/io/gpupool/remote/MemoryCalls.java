@@ -24,6 +24,8 @@ import io.gpupool.proto.v1.MemcpyHtoD;
 import io.gpupool.proto.v1.Memset;
 import io.gpupool.proto.v1.RemoteLimits;
 import io.gpupool.proto.v1.Reply;
+import io.netty.buffer.ByteBuf;
+import java.nio.ByteBuffer;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUstream;
@@ -84,7 +86,9 @@ final class MemoryCalls {
     CUdeviceptr dst = table.resolve(address, data.size());
     if (dst == null) return CudaResult.INVALID_VALUE;
     if (data.isEmpty()) return CudaResult.SUCCESS;
-    Pointer src = Pointer.to(data.toByteArray());
+    // The data is a view of the received frame (direct memory): the driver reads it in place.
+    ByteBuffer view = data.asReadOnlyByteBuffer();
+    Pointer src = view.isDirect() ? Pointer.to(view) : Pointer.to(data.toByteArray());
     if (!c.getAsync()) return cuMemcpyHtoD(dst, src, data.size());
     CUstream stream = streams.resolve(c.getStream());
     if (stream == Streams.INVALID) return CudaResult.INVALID_HANDLE;
@@ -104,13 +108,29 @@ final class MemoryCalls {
     long offset = 0;
     do {
       int n = (int) Math.min(CHUNK, bytes - offset);
-      byte[] chunk = new byte[n];
-      CUdeviceptr at = offset == 0 ? src : src.withByteOffset(offset);
-      int r = n == 0 ? 0 : c.getAsync() ? cuMemcpyDtoHAsync(Pointer.to(chunk), at, n, stream) : cuMemcpyDtoH(Pointer.to(chunk), at, n);
+      if (n == 0) {
+        out.add(Reply.newBuilder().setSeq(seq).setLast(true).build());
+        return;
+      }
+      // The driver copies straight into the buffer the chunk's frame is sent from.
+      ByteBuf chunk = out.buffer(n);
+      int r;
+      try {
+        Pointer dst = Pointer.to(chunk.nioBuffer(0, n));
+        CUdeviceptr at = offset == 0 ? src : src.withByteOffset(offset);
+        r = c.getAsync() ? cuMemcpyDtoHAsync(dst, at, n, stream) : cuMemcpyDtoH(dst, at, n);
+      } catch (RuntimeException e) {
+        chunk.release();
+        throw e;
+      }
       boolean last = r != CudaResult.SUCCESS || offset + n == bytes;
-      Reply.Builder reply = Reply.newBuilder().setSeq(seq).setResult(r).setOffset(offset).setLast(last);
-      if (r == CudaResult.SUCCESS) reply.setData(ByteString.copyFrom(chunk));
-      out.add(reply.build());
+      if (r == CudaResult.SUCCESS) {
+        chunk.writerIndex(n);
+        out.addData(seq, offset, last, chunk);
+      } else {
+        chunk.release();
+        out.add(Reply.newBuilder().setSeq(seq).setResult(r).setOffset(offset).setLast(true).build());
+      }
       if (last) return;
       offset += n;
     } while (true);

@@ -139,6 +139,8 @@ final class Session {
   /** Stops executing queued calls (the connection is being closed). */
   void stop() {
     stopped = true;
+    ReplyWriter out = writer;
+    if (out != null) out.writabilityChanged(); // a session thread waiting to send gives up
   }
 
   /** Frees the session (once) and completes the returned future when done. */

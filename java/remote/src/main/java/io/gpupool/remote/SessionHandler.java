@@ -18,7 +18,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * client is not reading its replies). TCP flow control then pushes back on the client, so a fast
  * or stalled client cannot make the worker buffer without bound.
  */
-final class SessionHandler extends SimpleChannelInboundHandler<ClientMessage> {
+final class SessionHandler extends SimpleChannelInboundHandler<InboundFrame> {
   static final long MAX_QUEUED_BYTES = 64L * 1024 * 1024;
 
   private final Session session;
@@ -31,32 +31,45 @@ final class SessionHandler extends SimpleChannelInboundHandler<ClientMessage> {
   }
 
   @Override
-  protected void channelRead0(ChannelHandlerContext ctx, ClientMessage message) {
-    if (refused) return;
+  protected void channelRead0(ChannelHandlerContext ctx, InboundFrame frame) {
+    boolean queued = false;
+    try {
+      queued = queue(ctx, frame);
+    } finally {
+      if (!queued) frame.release();
+    }
+  }
+
+  /** True if the batch was handed to the session thread, which then releases the frame. */
+  private boolean queue(ChannelHandlerContext ctx, InboundFrame frame) {
+    ClientMessage message = frame.message();
+    if (refused) return false;
     if (!message.hasCalls()) {
       refuse(ctx, "an attached session sends only CallBatch, not " + message.getMessageCase());
-      return;
+      return false;
     }
     CallBatch batch = message.getCalls();
     for (Call call : batch.getCallsList()) {
       if (call.getOpCase() == Call.OpCase.OP_NOT_SET) {
         refuse(ctx, "call " + Long.toUnsignedString(call.getSeq()) + " has no known op");
-        return;
+        return false;
       }
       if (expectedSeq != -1 && call.getSeq() != expectedSeq) {
         refuse(ctx, "call seq " + Long.toUnsignedString(call.getSeq()) + ", expected " + Long.toUnsignedString(expectedSeq));
-        return;
+        return false;
       }
       expectedSeq = call.getSeq() + 1;
     }
-    long size = batch.getSerializedSize();
+    long size = frame.frame().readableBytes();
     queuedBytes.addAndGet(size);
     updateAutoRead(ctx);
     session.execute(batch, () -> {
+      frame.release(); // the calls' data (views of the frame) is no longer used
       if (queuedBytes.addAndGet(-size) <= MAX_QUEUED_BYTES && !ctx.channel().config().isAutoRead()) {
         ctx.channel().eventLoop().execute(() -> updateAutoRead(ctx));
       }
     });
+    return true;
   }
 
   @Override
@@ -65,6 +78,13 @@ final class SessionHandler extends SimpleChannelInboundHandler<ClientMessage> {
     ReplyWriter writer = session.writer();
     if (writer != null) writer.writabilityChanged();
     ctx.fireChannelWritabilityChanged();
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    ReplyWriter writer = session.writer();
+    if (writer != null) writer.writabilityChanged(); // a session thread waiting to send gives up
+    ctx.fireChannelInactive();
   }
 
   private void updateAutoRead(ChannelHandlerContext ctx) {

@@ -1,6 +1,5 @@
 package io.gpupool.remote;
 
-import io.gpupool.proto.v1.ClientMessage;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -17,9 +16,6 @@ import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.handler.codec.protobuf.ProtobufDecoder;
-import io.netty.handler.codec.protobuf.ProtobufEncoder;
-import io.netty.handler.codec.protobuf.ProtobufVarint32LengthFieldPrepender;
 import io.netty.handler.ssl.SslContext;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -74,7 +70,7 @@ public final class WorkerServer implements AutoCloseable {
           .group(group)
           .channel(channelType)
           .childOption(ChannelOption.TCP_NODELAY, true)
-          .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(1 << 20, 4 << 20))
+          .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(4 << 20, 8 << 20))
           .childHandler(new ChannelInitializer<SocketChannel>() {
             @Override
             protected void initChannel(SocketChannel c) {
@@ -87,9 +83,7 @@ public final class WorkerServer implements AutoCloseable {
               if (ssl != null) c.pipeline().addLast(ssl.newHandler(c.alloc()));
               c.pipeline()
                   .addLast(decoder)
-                  .addLast(new ProtobufDecoder(ClientMessage.getDefaultInstance()))
-                  .addLast(new ProtobufVarint32LengthFieldPrepender())
-                  .addLast(new ProtobufEncoder())
+                  .addLast(FrameEncoder.INSTANCE)
                   .addLast(new AttachHandler(server, key, decoder));
             }
           })
