@@ -148,7 +148,9 @@ final class ReplyWriter implements ReplySink {
 
   /** Waits (notified by {@link #writabilityChanged}) while the channel is open but over its high water mark. */
   private void awaitWritable() {
-    if (channel.isWritable()) return;
+    // On the event loop (a batch executed inline: no DtoH, so a few small replies) it never
+    // waits: only the event loop itself could make the channel writable again.
+    if (channel.isWritable() || channel.eventLoop().inEventLoop()) return;
     synchronized (writable) {
       while (!channel.isWritable() && channel.isActive() && !stopped.getAsBoolean()) {
         try {

@@ -28,13 +28,20 @@ import jcuda.driver.CUresult;
 import jcuda.driver.CUstream;
 
 /**
- * The CUDA side of one session: a single thread that owns the session's context (the primary
- * context of device 0, current on that thread only) and executes every call, in seq order, so
- * no call ever races another on the context. The network side only queues batches here.
+ * The CUDA side of one session: a session thread that owns the session's context (the primary
+ * context of device 0) and executes the calls, in seq order, so no call ever races another on
+ * the context. The network side queues batches here; when the session thread is idle and a
+ * batch cannot block on the client (no DtoH copy), the event loop, which has the context
+ * current too, executes it at once instead: a synchronous call's round trip then has no thread
+ * hand-overs on the worker. Either way one batch at a time, under one lock, in arrival order.
  * {@link #end} frees everything the session still holds and releases the context.
  */
 final class Session {
   static final int DEVICE = 0;
+  /** The most calls a batch executed on the event loop may have (see {@link #tryExecuteInline}). */
+  static final int MAX_INLINE_CALLS = 8;
+  /** The largest frame whose batch may be executed on the event loop. */
+  static final int MAX_INLINE_BYTES = 64 * 1024;
   /** Internal errors that ended a session (a test hook: the fuzz test expects none). */
   static final AtomicInteger INTERNAL_ERRORS = new AtomicInteger();
 
@@ -42,13 +49,20 @@ final class Session {
   private final ExecutorService thread;
   private final CompletableFuture<Void> ended = new CompletableFuture<>();
   private CUdevice device;
+  private CUcontext context;
+  /** Held by whichever thread uses the context: executing calls, or freeing the session. */
+  private final Object contextGuard = new Object();
+  /** Batches handed to the session thread and not yet done. */
+  private final AtomicInteger inFlight = new AtomicInteger();
+  /** True once the event loop thread has the context current too (see {@link #tryExecuteInline}). */
+  private volatile boolean inline;
   private HandleTable table;
   private CallDispatcher dispatcher;
   private Welcome welcome;
   private volatile ReplyWriter writer;
   private volatile boolean stopped;
   private volatile int liveHandles;
-  private boolean endRequested;
+  private volatile boolean endRequested;
 
   private Session(WorkerLimits limits) {
     this.limits = limits;
@@ -82,7 +96,7 @@ final class Session {
     check("cuInit", cuInit(0));
     device = new CUdevice();
     check("cuDeviceGet", cuDeviceGet(device, DEVICE));
-    CUcontext context = new CUcontext();
+    context = new CUcontext();
     check("cuDevicePrimaryCtxRetain", cuDevicePrimaryCtxRetain(context, device));
     int r = cuCtxSetCurrent(context);
     if (r != CudaResult.SUCCESS) {
@@ -102,18 +116,69 @@ final class Session {
     return welcome;
   }
 
-  /** From now on replies go to {@code channel}. */
+  /**
+   * From now on replies go to {@code channel}. Called on the channel's event loop, which gets
+   * the session's context current too, to execute batches inline (see {@link #tryExecuteInline}).
+   */
   void attach(Channel channel) {
     writer = new ReplyWriter(channel, () -> stopped);
+    if (channel.eventLoop().inEventLoop()) {
+      synchronized (contextGuard) {
+        inline = cuCtxSetCurrent(context) == CudaResult.SUCCESS;
+      }
+    }
   }
 
   ReplyWriter writer() {
     return writer;
   }
 
+  /**
+   * Executes a batch at once on the calling thread, the event loop (saving the hand-over to the
+   * session thread and back that a synchronous call's round trip would otherwise pay), when
+   * nothing is queued for or running on the session thread — so calls still execute one at a
+   * time, in seq order — and the batch has no DtoH copy (those stream their chunks, waiting for
+   * the client to read them, which only the session thread may do). Longer or larger batches
+   * (pipelined work, HtoD chunks) go to the session thread still, so the event loop reads the
+   * next batch meanwhile.
+   * False: use {@link #execute}.
+   */
+  boolean tryExecuteInline(CallBatch batch, int frameBytes) {
+    if (!inline || stopped || batch.getCallsCount() > MAX_INLINE_CALLS || frameBytes > MAX_INLINE_BYTES
+        || inFlight.get() != 0) {
+      return false;
+    }
+    for (Call call : batch.getCallsList()) {
+      if (call.getOpCase() == Call.OpCase.MEMCPY_DTOH) return false;
+    }
+    run(batch);
+    return true;
+  }
+
   /** Queues a batch; {@code done} runs on the session thread once it was executed (or skipped). */
   void execute(CallBatch batch, Runnable done) {
-    thread.execute(() -> {
+    inFlight.incrementAndGet();
+    try {
+      thread.execute(() -> {
+        try {
+          run(batch);
+        } finally {
+          try {
+            done.run();
+          } finally {
+            inFlight.decrementAndGet();
+          }
+        }
+      });
+    } catch (RuntimeException e) {
+      inFlight.decrementAndGet();
+      throw e;
+    }
+  }
+
+  private void run(CallBatch batch) {
+    synchronized (contextGuard) {
+      if (endRequested) return;
       try {
         ReplyWriter out = writer;
         for (Call call : batch.getCallsList()) {
@@ -130,10 +195,8 @@ final class Session {
         stopped = true;
         ReplyWriter out = writer;
         if (out != null) out.abort("internal error: " + e.getClass().getSimpleName());
-      } finally {
-        done.run();
       }
-    });
+    }
   }
 
   /** Stops executing queued calls (the connection is being closed). */
@@ -166,6 +229,12 @@ final class Session {
   }
 
   private void free() {
+    synchronized (contextGuard) {
+      freeHeld();
+    }
+  }
+
+  private void freeHeld() {
     cuCtxSynchronize(); // destroy nothing that queued work still uses; errors do not matter now
     for (long id : table.ids(HandleTable.Kind.EVENT)) cuEventDestroy(table.get(id, HandleTable.Kind.EVENT, CUevent.class));
     for (long id : table.ids(HandleTable.Kind.STREAM)) cuStreamDestroy(table.get(id, HandleTable.Kind.STREAM, CUstream.class));

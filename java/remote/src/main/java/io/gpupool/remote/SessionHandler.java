@@ -60,6 +60,7 @@ final class SessionHandler extends SimpleChannelInboundHandler<InboundFrame> {
       }
       expectedSeq = call.getSeq() + 1;
     }
+    if (session.tryExecuteInline(batch, frame.frame().readableBytes())) return false; // executed: the frame is released
     long size = frame.frame().readableBytes();
     queuedBytes.addAndGet(size);
     updateAutoRead(ctx);
