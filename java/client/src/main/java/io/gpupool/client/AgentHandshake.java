@@ -16,6 +16,9 @@ import java.net.Socket;
  * The agent's side of acquiring a remote GPU: Hello, Queued while the session waits for a
  * grant, then Redirect to the session's worker, where {@link RemoteBackend#attach} takes
  * over. The agent connection stays open for the session's lifetime and is closed with it.
+ * With TLS ({@code gpupools://}) both connections are TLS, and both certificates are verified
+ * against the pool's host name: the worker serves the agent's certificate at the address of
+ * the Redirect, which is an IP.
  */
 final class AgentHandshake {
   /** The CUDA API level of the calls this client makes (JCuda 12.0's cuda.h). */
@@ -27,7 +30,8 @@ final class AgentHandshake {
 
   private AgentHandshake() {}
 
-  static Session open(PoolUri uri, GpuRequest request) {
+  /** {@code tls}: null for plain TCP ({@code gpupool://}). */
+  static Session open(PoolUri uri, Tls tls, GpuRequest request) {
     String where = "the agent at " + uri.host() + ":" + uri.port();
     Socket agent = new Socket();
     try {
@@ -37,13 +41,17 @@ final class AgentHandshake {
       close(agent);
       throw new PoolUnavailableException("cannot reach " + where + ": " + e.getMessage(), e);
     }
+    if (tls != null) {
+      agent = tls.handshake(agent, where);
+    }
     try {
       Frames.write(agent.getOutputStream(), ClientMessage.newBuilder().setHello(hello(uri, request)).build());
       DataInputStream in = Frames.input(agent.getInputStream());
       while (true) {
         ServerMessage message = Frames.read(in);
         if (message == null) {
-          throw new PoolUnavailableException(where + " closed the connection before it redirected the session", null);
+          throw new PoolUnavailableException(where + " closed the connection before it redirected the session"
+              + (tls == null ? " (if it serves TLS, use gpupools://)" : ""), null);
         }
         switch (message.getMessageCase()) {
           case QUEUED:
@@ -53,7 +61,7 @@ final class AgentHandshake {
           case REDIRECT:
             Redirect r = message.getRedirect();
             String host = r.getHost().isEmpty() ? uri.host() : r.getHost();
-            return new Session(RemoteBackend.attach(host, r.getPort(), r.getSecret().toByteArray(), agent), r.getJobId());
+            return new Session(RemoteBackend.attach(host, r.getPort(), r.getSecret().toByteArray(), agent, tls), r.getJobId());
           case REFUSED:
             throw new SessionRefusedException(RemoteBackend.reason(message.getRefused().getReason()), where,
                 message.getRefused().getMessage());
@@ -63,7 +71,8 @@ final class AgentHandshake {
       }
     } catch (IOException e) {
       close(agent);
-      throw new PoolUnavailableException("lost the connection to " + where + ": " + e.getMessage(), e);
+      throw new PoolUnavailableException("lost the connection to " + where + ": " + e.getMessage()
+          + (tls == null ? " (if it serves TLS, use gpupools://)" : ""), e);
     } catch (RuntimeException e) {
       close(agent);
       throw e;

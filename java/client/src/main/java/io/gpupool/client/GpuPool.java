@@ -4,8 +4,10 @@ import java.net.URI;
 
 /**
  * Where GPUs come from: this machine ({@code local:0}, device 0) or a pool's agent
- * ({@code gpupool://host:7070?token=T&memory=4GiB&name=x&team=y}). The same code runs on
- * either:
+ * ({@code gpupool://host:7070?token=T&memory=4GiB&name=x&team=y}; over TLS to the agent and
+ * the session's worker: {@code gpupools://host:7070?token=T&trust=/path/ca.pem}, verified
+ * against that host name, trusting the PEM's certificates or, without {@code trust}, the
+ * JVM's trust store). The same code runs on either:
  *
  * <pre>{@code
  * GpuPool pool = GpuPool.connect(URI.create(args[0]));
@@ -19,16 +21,23 @@ import java.net.URI;
  */
 public final class GpuPool {
   private final PoolUri uri;
+  private final Tls tls;
   private final String description;
 
-  private GpuPool(PoolUri uri, String description) {
+  private GpuPool(PoolUri uri, Tls tls, String description) {
     this.uri = uri;
+    this.tls = tls;
     this.description = description;
   }
 
-  /** IllegalArgumentException for an address that is neither {@code local:N} nor {@code gpupool://}. */
+  /**
+   * IllegalArgumentException for an address that is neither {@code local:N} nor
+   * {@code gpupool(s)://}, or whose {@code trust} file holds no readable certificate.
+   */
   public static GpuPool connect(URI uri) {
-    return new GpuPool(PoolUri.parse(uri), PoolUri.redacted(uri));
+    PoolUri parsed = PoolUri.parse(uri);
+    Tls tls = parsed.tls() ? Tls.forHost(parsed.host(), parsed.trust()) : null;
+    return new GpuPool(parsed, tls, PoolUri.redacted(uri));
   }
 
   /** As {@link #connect(URI)}; also takes {@code "local:"} (device 0), which java.net.URI cannot hold. */
@@ -59,7 +68,7 @@ public final class GpuPool {
       }
       return new RemoteGpu(backend, "local: " + backend.device().name());
     }
-    AgentHandshake.Session session = AgentHandshake.open(uri, request);
+    AgentHandshake.Session session = AgentHandshake.open(uri, tls, request);
     return new RemoteGpu(session.backend(), uri.host() + ":" + uri.port() + " job " + session.jobId());
   }
 

@@ -5,6 +5,7 @@ import java.math.RoundingMode;
 import java.net.URI;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -13,28 +14,43 @@ import java.util.Set;
 /**
  * A pool's address: {@code local:N} (device N of this machine; {@code local:/} is device 0)
  * or
- * {@code gpupool://host:port?token=T&memory=4GiB&name=x&team=y&noWait=true}.
+ * {@code gpupool://host:port?token=T&memory=4GiB&name=x&team=y&noWait=true}, or the same over TLS:
+ * {@code gpupools://host:port?token=T&trust=/path/ca.pem} ({@code trust}: the certificates to
+ * trust, a CA's or the agent's own; without it, the JVM's trust store).
+ *
+ * @param tls {@code gpupools://}: TLS to the agent and to the session's worker
+ * @param trust the PEM file of certificates to trust, or null (the JVM's trust store)
  */
 record PoolUri(boolean local, int ordinal, String host, int port, String token, long memoryBytes, String name,
-    String team, boolean noWait) {
+    String team, boolean noWait, boolean tls, Path trust) {
   static final int DEFAULT_PORT = 7070;
-  private static final Set<String> PARAMETERS = Set.of("token", "memory", "name", "team", "noWait");
+  private static final Set<String> PARAMETERS = Set.of("token", "memory", "name", "team", "noWait", "trust");
 
   static PoolUri parse(URI uri) {
     String scheme = uri.getScheme();
     if ("local".equals(scheme)) {
-      return new PoolUri(true, ordinal(uri), null, 0, null, 0, null, null, false);
+      return new PoolUri(true, ordinal(uri), null, 0, null, 0, null, null, false, false, null);
     }
-    if (!"gpupool".equals(scheme) || uri.getHost() == null) {
-      throw new IllegalArgumentException("'" + uri + "' is not a pool address: use local:0 or"
-          + " gpupool://HOST[:PORT]?token=TOKEN[&memory=4GiB][&name=NAME][&team=TEAM][&noWait=true]");
+    boolean tls = "gpupools".equals(scheme);
+    if (!(tls || "gpupool".equals(scheme)) || uri.getHost() == null) {
+      throw new IllegalArgumentException("'" + redacted(uri) + "' is not a pool address: use local:0,"
+          + " gpupool://HOST[:PORT]?token=TOKEN[&memory=4GiB][&name=NAME][&team=TEAM][&noWait=true]"
+          + " or, over TLS, gpupools://HOST[:PORT]?token=TOKEN[&trust=CA.pem][&...]");
     }
     Map<String, String> query = query(uri);
+    String trust = query.get("trust");
+    if (trust != null && !tls) {
+      throw new IllegalArgumentException("'trust' is for TLS: use gpupools:// in " + redacted(uri));
+    }
+    if (trust != null && trust.isEmpty()) {
+      throw new IllegalArgumentException("'trust' needs the path of a PEM file in " + redacted(uri));
+    }
     return new PoolUri(false, 0, uri.getHost(), uri.getPort() < 0 ? DEFAULT_PORT : uri.getPort(),
         query.getOrDefault("token", ""),
         query.containsKey("memory") ? parseSize(query.get("memory")) : 0,
         query.getOrDefault("name", ""), query.getOrDefault("team", ""),
-        Boolean.parseBoolean(query.getOrDefault("noWait", "false")));
+        Boolean.parseBoolean(query.getOrDefault("noWait", "false")),
+        tls, trust == null ? null : Path.of(trust));
   }
 
   // java.net.URI has no "local:" (a scheme needs something after it): "local:0", "local:/".

@@ -33,10 +33,21 @@ final class RemoteBackend implements GpuBackend {
    * connection), or null.
    */
   static RemoteBackend attach(String host, int port, byte[] secret, Closeable companion) {
+    return attach(host, port, secret, companion, null);
+  }
+
+  /**
+   * As {@link #attach(String, int, byte[], Closeable)}, over TLS when {@code tls} is not null:
+   * the worker's certificate is verified against the pool's host name, not {@code host}.
+   */
+  static RemoteBackend attach(String host, int port, byte[] secret, Closeable companion, Tls tls) {
     Socket socket = new Socket();
     try {
       socket.setTcpNoDelay(true);
       socket.connect(new InetSocketAddress(host, port), CONNECT_TIMEOUT_MILLIS);
+      if (tls != null) {
+        socket = tls.handshake(socket, "the worker at " + host + ":" + port + " (as '" + tls.verifyHost() + "')");
+      }
       Frames.write(socket.getOutputStream(), ClientMessage.newBuilder()
           .setAttach(Attach.newBuilder().setSecret(ByteString.copyFrom(secret))).build());
       DataInputStream in = Frames.input(socket.getInputStream());

@@ -27,7 +27,12 @@ final class ScriptedPeer implements AutoCloseable {
   private final ServerSocket server;
 
   ScriptedPeer() throws IOException {
-    server = new ServerSocket(0, 10, InetAddress.getLoopbackAddress());
+    this(new ServerSocket(0, 10, InetAddress.getLoopbackAddress()));
+  }
+
+  /** On a given listening socket: a TLS one (an SSLServerSocket) for the TLS tests. */
+  ScriptedPeer(ServerSocket server) throws IOException {
+    this.server = server;
     server.setSoTimeout(20_000);
   }
 

@@ -1,0 +1,167 @@
+package io.gpupool.cli;
+
+import static io.gpupool.client.KernelArg.arg;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.gpupool.client.DeviceBuffer;
+import io.gpupool.client.GpuPool;
+import io.gpupool.client.GpuRequest;
+import io.gpupool.client.Kernel;
+import io.gpupool.client.LaunchConfig;
+import io.gpupool.client.PoolUnavailableException;
+import io.gpupool.client.RemoteGpu;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Remote GPUs over TLS end to end: `gpupool agent --listen 127.0.0.1:0 --tls-cert --tls-key`
+ * with a self-signed certificate for localhost (made by openssl), and the Java client with
+ * gpupools://localhost:PORT?trust=cert.pem — TLS to the agent and to the session's worker,
+ * whose certificate (the agent's) is verified as "localhost" although the Redirect names an IP.
+ */
+class RemoteTlsEndToEndTest {
+  private static final long MIB = 1L << 20;
+
+  @TempDir Path dir;
+  private Path socket;
+  private Path cert;
+  private int port;
+  private String token;
+  private final List<JavaProcess> started = new ArrayList<>();
+
+  private static String openssl() {
+    for (String candidate : List.of("/usr/bin/openssl", "/usr/local/bin/openssl")) {
+      if (Files.isExecutable(Path.of(candidate))) return candidate;
+    }
+    throw new AssertionError("openssl is missing: RemoteTlsEndToEndTest makes its certificates with it"
+        + " (apt-get install openssl; .ci/run installs it)");
+  }
+
+  private void openssl(String... args) throws IOException, InterruptedException {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(openssl());
+    cmd.addAll(List.of(args));
+    Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "openssl " + String.join(" ", args) + " hangs");
+    assertEquals(0, p.exitValue(), "openssl " + String.join(" ", args) + ": " + out);
+  }
+
+  /** A self-signed certificate for {@code cn}; returns the certificate's path (the key: NAME-key.pem, PKCS#8). */
+  private Path selfSigned(String name, String cn, String subjectAltName) throws Exception {
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", name + "-key.raw.pem",
+        "-out", name + "-cert.pem", "-days", "2", "-subj", "/CN=" + cn, "-addext", "subjectAltName=" + subjectAltName);
+    // Netty reads PKCS#8 keys; older openssl writes PKCS#1 from req.
+    openssl("pkcs8", "-topk8", "-nocrypt", "-in", name + "-key.raw.pem", "-out", name + "-key.pem");
+    return dir.resolve(name + "-cert.pem");
+  }
+
+  @BeforeEach
+  void startAgent() throws Exception {
+    cert = selfSigned("localhost", "localhost", "DNS:localhost,IP:127.0.0.1");
+    socket = dir.resolve("agent.sock");
+    Path state = dir.resolve("state");
+    GpupoolRun created = GpupoolRun.of("token", "create", "--name", "tls-e2e", "--state", state.toString());
+    assertEquals(0, created.exitCode(), created.err());
+    token = created.out().trim();
+    assertTrue(token.startsWith("gpt_"), token);
+    JavaProcess agent = JavaProcess.gpupool(List.of("agent", "--sim", "2", "--socket", socket.toString(),
+        "--http", "off", "--state", state.toString(), "--listen", "127.0.0.1:0",
+        "--tls-cert", cert.toString(), "--tls-key", dir.resolve("localhost-key.pem").toString()));
+    started.add(agent);
+    String line = agent.awaitOut(l -> l.startsWith("remote sessions: "));
+    Matcher m = Pattern.compile("remote sessions: 127\\.0\\.0\\.1:(\\d+) \\(TLS\\)").matcher(line);
+    assertTrue(m.find(), line);
+    port = Integer.parseInt(m.group(1));
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    for (JavaProcess p : started) p.close();
+    for (JavaProcess p : started) p.process.waitFor();
+    Files.deleteIfExists(io.gpupool.region.NodeTable.defaultPath(io.gpupool.agent.AgentOptions.instanceFor(socket)));
+  }
+
+  private int runningJobs() {
+    GpupoolRun r = GpupoolRun.of("status", "--json", "--socket", socket.toString());
+    return r.out().split("\"state\": \"RUNNING\"", -1).length - 1;
+  }
+
+  private void awaitRunningJobs(int n) throws InterruptedException {
+    long deadline = System.nanoTime() + JavaProcess.PATIENCE.toNanos();
+    while (runningJobs() != n) {
+      if (System.nanoTime() > deadline) throw new AssertionError("expected " + n + " running jobs");
+      Thread.sleep(100);
+    }
+  }
+
+  @Test
+  void javaApiSessionOverTlsRunsSaxpyUnderItsQuota() throws Exception {
+    Path ptx = Path.of(System.getProperty("gpupool.kernels.dir"), "saxpy.ptx");
+    GpuPool pool = GpuPool.connect("gpupools://localhost:" + port + "?token=" + token + "&name=tls-e2e&trust=" + cert);
+    try (RemoteGpu gpu = pool.acquire(GpuRequest.memory(256 * MIB))) {
+      assertEquals(256 * MIB, gpu.memoryInfo().totalBytes(), "the worker's shim shows the session's quota");
+      assertEquals(1, runningJobs());
+      int n = 1 << 16;
+      float[] x = new float[n];
+      float[] y = new float[n];
+      for (int i = 0; i < n; i++) {
+        x[i] = i;
+        y[i] = 1;
+      }
+      try (DeviceBuffer dx = gpu.allocate(4L * n); DeviceBuffer dy = gpu.allocate(4L * n)) {
+        dx.copyFrom(x);
+        dy.copyFrom(y);
+        Kernel saxpy = gpu.loadModule(ptx).function("saxpy");
+        saxpy.launch(LaunchConfig.grid((n + 255) / 256).block(256), arg(n), arg(2.0f), arg(dx), arg(dy));
+        float[] out = new float[n];
+        dy.copyTo(out);
+        float[] expected = new float[n];
+        for (int i = 0; i < n; i++) expected[i] = 2.0f * i + 1;
+        assertArrayEquals(expected, out);
+      }
+    }
+    awaitRunningJobs(0); // the worker exited with the session; the grant is released
+  }
+
+  @Test
+  void aPlainClientFailsClearlyAgainstTheTlsListener() throws Exception {
+    GpuPool pool = GpuPool.connect("gpupool://127.0.0.1:" + port + "?token=" + token);
+    PoolUnavailableException e = assertThrows(PoolUnavailableException.class, pool::acquire);
+    assertTrue(e.getMessage().contains("the agent at 127.0.0.1:" + port), e.getMessage());
+    assertTrue(e.getMessage().contains("use gpupools://"), e.getMessage());
+    assertFalse(e.getMessage().contains(token), "the token is not in the message");
+    assertEquals(0, runningJobs());
+  }
+
+  @Test
+  void withoutTheRightTrustTheCertificateDoesNotVerify() throws Exception {
+    Path other = selfSigned("other", "other.example", "DNS:other.example");
+    GpuPool wrongTrust = GpuPool.connect("gpupools://localhost:" + port + "?token=" + token + "&trust=" + other);
+    PoolUnavailableException e = assertThrows(PoolUnavailableException.class, wrongTrust::acquire);
+    assertTrue(e.getMessage().contains("the agent at localhost:" + port), e.getMessage());
+    assertTrue(e.getMessage().contains("certificate does not verify for 'localhost'"), e.getMessage());
+
+    GpuPool jvmTrust = GpuPool.connect("gpupools://localhost:" + port + "?token=" + token);
+    e = assertThrows(PoolUnavailableException.class, jvmTrust::acquire);
+    assertTrue(e.getMessage().contains("certificate does not verify"), e.getMessage());
+    assertTrue(e.getMessage().contains("JVM's trust store"), e.getMessage());
+
+    assertEquals(0, runningJobs());
+  }
+}
