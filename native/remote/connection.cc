@@ -344,6 +344,7 @@ bool Connection::flush_locked() {
   if (batch_.size() > at) iov[count++] = {&batch_[at], batch_.size() - at};
   bool ok = send_iov(iov, count);
   batch_.resize(kHeadroom);
+  batch_calls_ = 0;
   externals_.clear();
   external_bytes_ = 0;
   return ok;
@@ -360,6 +361,7 @@ void Connection::append_call_locked(uint64_t seq, wire::CallOp op, size_t call_b
   wire::append_varint(&batch_, call_bytes);
   wire::append_call_head(&batch_, seq, op, body.size());
   batch_.append(body.data());
+  ++batch_calls_;
 }
 
 CUresult Connection::flush_data() {
@@ -376,7 +378,8 @@ CUresult Connection::post(wire::CallOp op, const wire::Writer& body) {
   size_t call_bytes = wire::call_size(seq, op, body.size());
   if (!reserve_locked(call_bytes)) return broken_locked("send failed");
   append_call_locked(seq, op, call_bytes, body);
-  if (batch_bytes() >= kFlushBytes && !flush_locked()) return broken_locked("send failed");
+  if ((batch_bytes() >= kFlushBytes || batch_calls_ >= kFlushCalls) && !flush_locked())
+    return broken_locked("send failed");
   return CUDA_SUCCESS;
 }
 
@@ -405,13 +408,162 @@ CUresult Connection::post_data(wire::CallOp op, const wire::Writer& head, uint32
     }
   }
   batch_.append(tail.data());
-  if (batch_bytes() >= kFlushBytes && !flush_locked()) return broken_locked("send failed");
+  ++batch_calls_;
+  if ((batch_bytes() >= kFlushBytes || batch_calls_ >= kFlushCalls) && !flush_locked())
+    return broken_locked("send failed");
   return CUDA_SUCCESS;
 }
 
 CUresult Connection::call(wire::CallOp op, const wire::Writer& body, wire::Reply* reply,
                           const std::function<bool(const wire::Reply&)>& on_data) {
   std::lock_guard<std::mutex> lock(mutex_);
+  return call_locked(op, body, reply, on_data, nullptr);
+}
+
+CUresult Connection::call_into(wire::CallOp op, const wire::Writer& body, wire::Reply* reply, void* dst,
+                               size_t size) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Sink sink{static_cast<char*>(dst), size, 0, true};
+  // Chunks that come the ordinary way (small ones, or out of order) are copied
+  // from the receive buffer.
+  auto on_data = [&sink](const wire::Reply& r) {
+    if (r.offset > sink.size || r.data_size > sink.size - r.offset) return false;
+    std::memcpy(sink.dst + r.offset, r.data, r.data_size);
+    if (r.offset == sink.expected) sink.expected += r.data_size;
+    else sink.in_order = false;
+    return true;
+  };
+  return call_locked(op, body, reply, on_data, &sink);
+}
+
+bool Connection::fill(size_t max_bytes) {
+  // One recv of at most max_bytes behind the buffered bytes.
+  if (inpos_ == inend_) inpos_ = inend_ = 0;
+  if (inbuf_.size() - inend_ < max_bytes) {
+    if (inpos_ > 0) {
+      std::memmove(inbuf_.data(), inbuf_.data() + inpos_, inend_ - inpos_);
+      inend_ -= inpos_;
+      inpos_ = 0;
+    }
+    if (inbuf_.size() - inend_ < max_bytes) inbuf_.resize(std::max(inend_ + max_bytes, size_t{256} << 10));
+  }
+  for (;;) {
+    ssize_t n = ::recv(fd_, inbuf_.data() + inend_, max_bytes, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    inend_ += static_cast<size_t>(n);
+    return true;
+  }
+}
+
+int Connection::read_chunk_into(uint64_t seq, Sink* sink, wire::Reply* reply) {
+  // The worker sends each large DtoH chunk as a frame of its own:
+  // ServerMessage{replies{replies{seq, data, offset, last}}}. Its head is read
+  // (small recvs, so the data does not land in the receive buffer), then the
+  // data straight into the destination, together with the next few bytes
+  // (the trailer, the next frame's head) into the buffer. 1: a chunk was
+  // placed, *reply its Reply (data in the destination); 0: the next frame is
+  // something else, still unread (read it the ordinary way); -1: connection
+  // broken or malformed.
+  constexpr size_t kHead = 64;           // more than a chunk frame's head
+  constexpr size_t kDirectMin = 64 << 10; // smaller frames are not worth it
+  constexpr uint64_t kServerReplies = (4 << 3) | wire::kLen, kBatchReply = (1 << 3) | wire::kLen,
+                     kReplyData = (12 << 3) | wire::kLen;
+  if (!sink->in_order) return 0;
+  const uint8_t* base;
+  const uint8_t* q;
+  const uint8_t* end;
+  uint64_t len = 0;
+  for (;;) {
+    base = reinterpret_cast<const uint8_t*>(inbuf_.data());
+    const uint8_t* p = base + inpos_;
+    end = base + inend_;
+    q = p;
+    if (wire::read_varint(&q, end, &len)) {
+      if (len > wire::kMaxFrameBytes) return -1;
+      if (len < kDirectMin) return 0;
+      if (static_cast<uint64_t>(end - q) >= kHead) break;
+    } else if (end - p >= 5) {
+      return -1;
+    }
+    if (!fill(kHead)) return -1;
+  }
+  const uint8_t* fend = q + len;  // may lie beyond what is buffered
+  const uint8_t* b = q;
+  uint64_t v = 0;
+  auto rest = [&] { return static_cast<uint64_t>(fend - b); };
+  if (!wire::read_varint(&b, end, &v) || v != kServerReplies) return 0;
+  if (!wire::read_varint(&b, end, &v) || v != rest()) return 0;
+  if (!wire::read_varint(&b, end, &v) || v != kBatchReply) return 0;
+  if (!wire::read_varint(&b, end, &v) || v != rest()) return 0;
+  uint64_t chunk_seq = 0;
+  for (;;) {  // the Reply's varint fields before its data
+    if (!wire::read_varint(&b, end, &v)) return 0;
+    if (v == kReplyData) break;
+    uint64_t tag = v;
+    if ((tag & 7) != wire::kVarint || !wire::read_varint(&b, end, &v)) return 0;
+    if ((tag >> 3) == 1) chunk_seq = v;
+    else return 0;  // result, deferred_seq, ...: not a plain chunk
+  }
+  uint64_t n = 0;
+  if (!wire::read_varint(&b, end, &n) || n > rest() || chunk_seq != seq) return 0;
+  size_t at = sink->expected;
+  if (n > sink->size - at) return 0;
+  char* out = sink->dst + at;
+  size_t trailer = static_cast<size_t>(rest() - n);
+  size_t buffered = std::min<size_t>(static_cast<size_t>(n), static_cast<size_t>(end - b));
+  std::memcpy(out, b, buffered);
+  size_t left = static_cast<size_t>(n) - buffered;
+  if (left == 0) {
+    inpos_ = static_cast<size_t>((b + n) - base);
+  } else {
+    inpos_ = inend_ = 0;
+    if (inbuf_.size() < kHead) inbuf_.resize(size_t{256} << 10);
+    char* to = out + buffered;
+    while (left > 0) {
+      iovec iov[2] = {{to, left}, {inbuf_.data(), kHead}};
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = 2;
+      ssize_t got = ::recvmsg(fd_, &msg, 0);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) return -1;
+      size_t g = static_cast<size_t>(got);
+      if (g <= left) {
+        left -= g;
+        to += g;
+      } else {
+        inend_ = g - left;
+        left = 0;
+      }
+    }
+  }
+  while (inend_ - inpos_ < trailer)
+    if (!fill(std::max(trailer, kHead))) return -1;
+  wire::Reply r;
+  r.seq = seq;
+  r.value = wire::Reply::kData;
+  r.data = reinterpret_cast<const uint8_t*>(out);
+  r.data_size = static_cast<size_t>(n);
+  if (!wire::decode_reply(reinterpret_cast<const uint8_t*>(inbuf_.data()) + inpos_, trailer, &r) ||
+      r.value != wire::Reply::kData || r.result != 0)
+    return -1;
+  inpos_ += trailer;
+  if (inpos_ == inend_) inpos_ = inend_ = 0;
+  if (r.offset != at) {  // not where the next chunk goes: move it there
+    if (r.offset > sink->size || r.data_size > sink->size - r.offset) return -1;
+    std::memmove(sink->dst + r.offset, out, r.data_size);
+    r.data = reinterpret_cast<const uint8_t*>(sink->dst + r.offset);
+    sink->in_order = false;
+  } else {
+    sink->expected += r.data_size;
+  }
+  *reply = r;
+  return 1;
+}
+
+CUresult Connection::call_locked(wire::CallOp op, const wire::Writer& body, wire::Reply* reply,
+                                 const std::function<bool(const wire::Reply&)>& on_data, Sink* sink) {
   if (broken_) return CUDA_ERROR_DEVICE_UNAVAILABLE;
   uint64_t seq = next_seq_++;
   size_t call_bytes = wire::call_size(seq, op, body.size());
@@ -420,6 +572,16 @@ CUresult Connection::call(wire::CallOp op, const wire::Writer& body, wire::Reply
   if (!flush_locked()) return broken_locked("send failed");
   wire::ServerMessage& m = message_;
   for (;;) {
+    if (sink != nullptr) {
+      wire::Reply chunk;
+      int placed = read_chunk_into(seq, sink, &chunk);
+      if (placed < 0) return broken_locked("no reply");
+      if (placed > 0) {
+        if (!chunk.last) continue;
+        *reply = std::move(chunk);
+        return CUDA_SUCCESS;
+      }
+    }
     if (!read_server_message(&m)) return broken_locked("no reply");
     if (m.kind == wire::ServerMessage::kRefused) return broken_locked(m.message.c_str());
     if (m.kind != wire::ServerMessage::kReplies) return broken_locked("unexpected message");

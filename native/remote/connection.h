@@ -11,8 +11,10 @@
 //   GPUPOOL_JOB_NAME (else the program's name) its name, GPUPOOL_TEAM its team.
 //   Afterwards:
 //     post()  appends a pipelined Call to the outgoing CallBatch; the batch is
-//             sent when the next synchronous call is made or when it grows
-//             past half a frame. Its failure comes back later, as the
+//             sent when the next synchronous call is made, when it holds
+//             kFlushCalls calls (so the worker starts on a long stream of
+//             launches while more are posted) or when it grows past half a
+//             frame. Its failure comes back later, as the
 //             deferred error of some synchronous call.
 //     post_data()  post() of a call whose body is `head`, a bytes field
 //             `field` holding [data, data + size), then `tail`. Large data is
@@ -63,6 +65,13 @@ class Connection {
   CUresult flush_data();
   CUresult call(wire::CallOp op, const wire::Writer& body, wire::Reply* reply,
                 const std::function<bool(const wire::Reply&)>& on_data = nullptr);
+  // call() of a MemcpyDtoH whose chunks go to [dst, dst + size) at their
+  // offsets: a large chunk arriving in order is received from the socket
+  // straight into dst (no copy through the receive buffer).
+  CUresult call_into(wire::CallOp op, const wire::Writer& body, wire::Reply* reply, void* dst, size_t size);
+
+  // A batch is sent once it holds this many calls.
+  static constexpr size_t kFlushCalls = 256;
 
  private:
   Connection() = default;
@@ -76,6 +85,17 @@ class Connection {
     size_t size;
   };
 
+  struct Sink {  // call_into's destination
+    char* dst;
+    size_t size;
+    size_t expected;  // where the next in-order chunk goes
+    bool in_order;
+  };
+
+  CUresult call_locked(wire::CallOp op, const wire::Writer& body, wire::Reply* reply,
+                       const std::function<bool(const wire::Reply&)>& on_data, Sink* sink);
+  bool fill(size_t max_bytes);
+  int read_chunk_into(uint64_t seq, Sink* sink, wire::Reply* reply);
   bool send_iov(struct iovec* iov, int count);
   bool send_frame(const std::string& message);
   bool read_frame(const char** frame, size_t* size);
@@ -93,6 +113,7 @@ class Connection {
   std::string batch_ = std::string(kHeadroom, '\0');  // headroom + CallBatch.calls fields, not yet sent
   std::vector<External> externals_;
   size_t external_bytes_ = 0;
+  size_t batch_calls_ = 0;
   std::vector<char> inbuf_;  // bytes received: [inpos_, inend_) not yet consumed
   size_t inpos_ = 0, inend_ = 0;
   wire::ServerMessage message_;  // reused by call()

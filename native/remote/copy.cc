@@ -2,7 +2,8 @@
 // allocation table first (the driver fails those synchronously). Data moves in
 // chunks of at most MAX_CHUNK_BYTES: HtoD chunks are pipelined (a synchronous
 // copy ends with a Barrier), DtoH is a synchronous call whose reply chunks are
-// written straight into the destination; neither side holds the whole copy.
+// received straight into the destination (Connection::call_into); neither
+// side holds the whole copy.
 // Async DtoH completes before the call returns (stricter than the driver).
 #include <cstring>
 
@@ -57,13 +58,8 @@ CUresult dtoh(void* dst, CUdeviceptr src, size_t n, CUstream s, bool async) {
   w.u64(2, n);
   w.u64(3, stream);
   w.boolean(4, async);
-  char* out = static_cast<char*>(dst);
   wire::Reply reply;
-  return conn().call(wire::kMemcpyDtoH, w, &reply, [&](const wire::Reply& r) {
-    if (r.offset > n || r.data_size > n - r.offset) return false;
-    std::memcpy(out + r.offset, r.data, r.data_size);
-    return true;
-  });
+  return conn().call_into(wire::kMemcpyDtoH, w, &reply, dst, n);
 }
 
 CUresult dtod(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s, bool async) {
