@@ -77,6 +77,9 @@ LD_LIBRARY_PATH="$root/dist/lib/remote" GPUPOOL_REMOTE="$remote" GPUPOOL_TOKEN="
   "$build/tests/native_remote_bench" | tee "$out/remote-native-remote.txt" || status=1
 
 kill "$agent_pid" 2>/dev/null; wait "$agent_pid" 2>/dev/null
+# This agent is gone for good: its node table (which outlives agents on purpose) goes too.
+table=$(sed -n 's/.*node table \([^;]*\);.*/\1/p' "$out/agent.log")
+[ -n "$table" ] && rm -f "$table"
 rm -rf "$state"
 echo "remote-checks exit: $status"
 exit $status
