@@ -41,7 +41,7 @@ final class PooledGpus implements AutoCloseable {
     List<String> worker = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-cp", System.getProperty("java.class.path"), "io.gpupool.remote.WorkerMain");
     listener = RemoteListener.start(agent, new RemoteOptions(new InetSocketAddress("127.0.0.1", 0), null, tokens,
-        new WorkerLauncher(worker, home), Processes.euid()));
+        new WorkerLauncher(worker, home), Processes.euid(), 0));
     InetSocketAddress at = listener.address();
     remote = GpuPool.connect("gpupool://127.0.0.1:" + at.getPort() + "?token=" + token + "&name=bench")
         .acquire(GpuRequest.memory(memoryBytes));

@@ -135,7 +135,7 @@ final class AgentCommand implements Callable<Integer> {
     }
     SslContext ssl = tlsCert == null ? null : SslContextBuilder.forServer(tlsCert.toFile(), tlsKey.toFile()).build();
     return new RemoteOptions(address, ssl, new TokenStore(stateDir), new WorkerLauncher(worker, home),
-        io.gpupool.region.Processes.euid());
+        io.gpupool.region.Processes.euid(), io.gpupool.driver.Cuda.driverVersion());
   }
 
   private InetSocketAddress parseHttp(String value) {

@@ -67,6 +67,11 @@ final class RemoteHandshakeHandler extends SimpleChannelInboundHandler<ClientMes
           + " is not served here (" + RemoteLimits.PROTOCOL_VERSION_VALUE + " is)");
       return;
     }
+    if (options.driverVersion() > 0 && hello.getClientCudaVersion() > options.driverVersion()) {
+      refuse(ctx.channel(), Refused.Reason.VERSION, "the client was built for CUDA " + version(hello.getClientCudaVersion())
+          + "; this node's driver supports CUDA " + version(options.driverVersion()));
+      return;
+    }
     String peer = String.valueOf(ctx.channel().remoteAddress());
     Submit submit = Submit.newBuilder()
         .setMemoryBytes(hello.getMemoryBytes())
@@ -89,6 +94,11 @@ final class RemoteHandshakeHandler extends SimpleChannelInboundHandler<ClientMes
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
     refuse(ctx.channel(), Refused.Reason.BAD_REQUEST, "malformed message: " + cause.getMessage());
+  }
+
+  /** 12040 -> "12.4". */
+  static String version(int cuda) {
+    return cuda / 1000 + "." + (cuda % 1000) / 10;
   }
 
   static void refuse(Channel ch, Refused.Reason reason, String why) {

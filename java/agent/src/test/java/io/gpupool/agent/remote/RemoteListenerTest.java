@@ -51,7 +51,7 @@ class RemoteListenerTest {
     WorkerLauncher fakeWorker = new WorkerLauncher(
         List.of("sh", "-c", "echo gpupool-worker listening 127.0.0.1:5555; exec sleep 60"), dir);
     listener = RemoteListener.start(agent, new RemoteOptions(new InetSocketAddress("127.0.0.1", 0), null, tokens,
-        fakeWorker, 4242));
+        fakeWorker, 4242, 12040));
   }
 
   @AfterEach
@@ -132,6 +132,8 @@ class RemoteListenerTest {
     // A bad token with a bad version: the token is what is refused.
     assertRefused(hello("wrong").setProtocolVersion(99).build(), Refused.Reason.BAD_TOKEN);
     assertRefused(hello(token).setProtocolVersion(99).build(), Refused.Reason.VERSION);
+    // Built for CUDA 13.0; this "driver" supports 12.4.
+    assertRefused(hello(token).setClientCudaVersion(13000).build(), Refused.Reason.VERSION);
     assertRefused(hello(token).setMemoryBytes(5 * GIB).build(), Refused.Reason.NEVER_FITS);
     assertRefused(hello(token).setName("bad\nname").build(), Refused.Reason.BAD_REQUEST);
     assertEquals(0, agent.status().getJobsCount(), "no job was started for a refused session");
