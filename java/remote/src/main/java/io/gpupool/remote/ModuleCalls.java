@@ -23,7 +23,9 @@ import jcuda.driver.CUstream;
 /**
  * Modules, their functions and globals, and kernel launches. A function's parameter layout is
  * what the client needs to pack a launch and what the worker needs to unpack it; it comes from
- * the module's PTX ({@link PtxParamLayout} says why not from cuFuncGetParamInfo). Asking for
+ * the driver's cuFuncGetParamInfo ({@link DriverFunctions}), whatever the image format, and
+ * only where that cannot be called (a driver older than CUDA 12.4, or the JNI library did not
+ * load) from the module's PTX ({@link PtxParamLayout}). Asking for
  * the same function or global twice gives the same handle, so a client that looks a kernel up
  * before every launch does not use up its handles.
  */
@@ -31,7 +33,13 @@ final class ModuleCalls {
   /** A loaded module and its entries' layouts (null for a cubin/fatbin). */
   record LoadedModule(CUmodule module, Map<String, List<ParamInfo>> layouts) {}
 
-  record Function(CUfunction function, List<ParamInfo> layout) {}
+  record Function(CUfunction function, List<ParamInfo> layout, LayoutSource source) {}
+
+  /** Where a function's parameter layout came from. */
+  enum LayoutSource { DRIVER, PTX }
+
+  /** The source of the layout of the function most recently looked up (for tests). */
+  static volatile LayoutSource lastLayoutSource;
 
   private final HandleTable table;
   private final Streams streams;
@@ -79,9 +87,15 @@ final class ModuleCalls {
       CUfunction f = new CUfunction();
       int r = cuModuleGetFunction(f, m.module(), name);
       if (r != CudaResult.SUCCESS) return ReplySink.result(seq, r);
-      List<ParamInfo> layout = m.layouts() == null ? null : m.layouts().get(name);
+      LayoutSource source = LayoutSource.DRIVER;
+      List<ParamInfo> layout = DriverParamLayout.of(f);
+      if (layout == null) {
+        source = LayoutSource.PTX;
+        layout = m.layouts() == null ? null : m.layouts().get(name);
+      }
       if (layout == null) return ReplySink.result(seq, CudaResult.NOT_SUPPORTED); // no layout: cannot launch it
-      known = table.add(HandleTable.Kind.FUNCTION, new Function(f, layout), moduleId);
+      lastLayoutSource = source;
+      known = table.add(HandleTable.Kind.FUNCTION, new Function(f, layout, source), moduleId);
       functionIds.put(key, known);
     }
     Function f = table.get(known, HandleTable.Kind.FUNCTION, Function.class);

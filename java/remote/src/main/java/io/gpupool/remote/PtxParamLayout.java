@@ -10,16 +10,14 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Kernel parameter layouts read from a PTX image's {@code .entry} declarations.
- *
- * <p>Why not {@code cuFuncGetParamInfo}, which is the robust way (it asks the driver, whatever
- * the image format)? JCuda 12.0.0 has no binding for it (it predates CUDA 12.4), JCuda cannot
- * call a function pointer from {@code cuGetProcAddress}, and the worker carries no JNI code of
- * its own. PTX states every parameter's type, array length and alignment, and the parameter
- * buffer layout follows from them (each parameter at the next multiple of its alignment), which
- * is what the driver reports for PTX modules. Cubin and fatbin images carry no such text: their
- * functions are refused with CUDA_ERROR_NOT_SUPPORTED until the worker can call
- * cuFuncGetParamInfo.
+ * Kernel parameter layouts read from a PTX image's {@code .entry} declarations: the fallback
+ * where {@code cuFuncGetParamInfo} ({@link DriverFunctions}), the robust way that works
+ * whatever the image format, cannot be called (a driver older than CUDA 12.4, or the worker's
+ * JNI library did not load). PTX states every parameter's type, array length and alignment,
+ * and the parameter buffer layout follows from them (each parameter at the next multiple of
+ * its alignment), which is what the driver reports for PTX modules. Cubin and fatbin images
+ * carry no such text: without cuFuncGetParamInfo their functions are refused with
+ * CUDA_ERROR_NOT_SUPPORTED.
  */
 final class PtxParamLayout {
   private static final Pattern ENTRY = Pattern.compile("\\.entry\\s+([A-Za-z_$%][\\w$%]*)\\s*\\(([^)]*)\\)");
