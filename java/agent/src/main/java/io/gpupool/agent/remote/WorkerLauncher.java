@@ -44,6 +44,10 @@ public final class WorkerLauncher {
   public record Worker(Process process, String host, int port) {}
 
   public Worker start(Admitted admitted, String bindHost, byte[] secret) throws IOException {
+    // Without the shim the worker would run without the session's quota: refuse instead.
+    if (!java.nio.file.Files.isRegularFile(JobEnvironment.shim(home))) {
+      throw new IOException("the shim is missing: " + JobEnvironment.shim(home));
+    }
     List<String> cmd = new ArrayList<>(command);
     cmd.add("--bind");
     cmd.add(bindHost);

@@ -48,6 +48,12 @@ class RemoteListenerTest {
         List.of(new DeviceRecord(4 * GIB, new byte[16], "sim")));
     TokenStore tokens = new TokenStore(dir.resolve("state"));
     token = tokens.create("alice");
+    // The launcher preloads <home>/lib/libgpupool-shim.so into the worker: here libc stands in
+    // for it (harmless to preload), as the stand-in worker is a shell.
+    Path libc = java.util.stream.Stream.of("/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6",
+        "/lib64/libc.so.6").map(Path::of).filter(Files::exists).findFirst().orElseThrow();
+    Files.createDirectories(dir.resolve("lib"));
+    Files.createSymbolicLink(dir.resolve("lib/libgpupool-shim.so"), libc);
     WorkerLauncher fakeWorker = new WorkerLauncher(
         List.of("sh", "-c", "echo gpupool-worker listening 127.0.0.1:5555; exec sleep 60"), dir);
     listener = RemoteListener.start(agent, new RemoteOptions(new InetSocketAddress("127.0.0.1", 0), null, tokens,
@@ -121,6 +127,17 @@ class RemoteListenerTest {
     while (agent.status().getJobsCount() > 0 && System.nanoTime() < deadline) {
       ProcessHandle.current().descendants().forEach(ProcessHandle::destroyForcibly);
       Thread.sleep(50);
+    }
+    awaitJobs(0);
+  }
+
+  @Test
+  void withoutTheShimNoWorkerIsStarted() throws Exception {
+    Files.delete(dir.resolve("lib/libgpupool-shim.so"));
+    try (Socket s = connect()) {
+      ServerMessage m = handshake(s, hello(token).build());
+      assertEquals(Refused.Reason.UNAVAILABLE, m.getRefused().getReason(), m.toString());
+      assertTrue(m.getRefused().getMessage().contains("the shim is missing"), m.toString());
     }
     awaitJobs(0);
   }
