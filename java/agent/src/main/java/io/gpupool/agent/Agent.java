@@ -108,6 +108,19 @@ public final class Agent implements AutoCloseable {
 
   /** A `gpupool run` asks for a grant; replies go to {@code connection}. */
   void submit(Submit request, Peer peer, JobConnection connection, Consumer<Job> accepted) {
+    admit(request, peer, peer.pid(), connection, accepted);
+  }
+
+  /**
+   * A remote session asks for a grant: a job of the agent's own user (its worker runs as that
+   * user), whose launcher is the worker once started ({@link #setLauncher}).
+   */
+  public void submitRemote(Submit request, int uid, JobConnection connection, Consumer<Job> accepted) {
+    admit(request, new Peer(uid, Integer.MAX_VALUE), 0, connection, accepted);
+  }
+
+  /** Validates, then queues or admits; {@code launcherPid} 0: not known yet. */
+  private void admit(Submit request, Peer peer, int launcherPid, JobConnection connection, Consumer<Job> accepted) {
     core.execute(() -> {
       try {
         String invalid = SubmitValidation.check(request, peer);
@@ -127,46 +140,13 @@ public final class Agent implements AutoCloseable {
             request.getWeight() == 0 ? Scheduler.DEFAULT_WEIGHT : request.getWeight(),
             request.getCommandList(), System.currentTimeMillis());
         job.connection = connection;
-        job.launcherPid = peer.pid();
-        job.launcherStartTime = Processes.startTime(peer.pid()).orElse(0);
+        job.launcherPid = launcherPid;
+        job.launcherStartTime = launcherPid > 0 ? Processes.startTime(launcherPid).orElse(0) : 0;
         accepted.accept(job);
         scheduler.submit(job, request.getNoWait());
         refreshStatus();
       } catch (RuntimeException e) {
         LOG.log(Level.WARNING, "submit failed", e);
-        connection.sendAndClose(Scheduler.error(Error.Code.UNAVAILABLE, "agent error: " + e));
-      }
-    });
-  }
-
-  /**
-   * A remote session asks for a grant: a job of the agent's own user (its worker runs as that
-   * user), whose launcher is the worker once started ({@link #setLauncher}).
-   */
-  public void submitRemote(Submit request, int uid, JobConnection connection, Consumer<Job> accepted) {
-    core.execute(() -> {
-      try {
-        String invalid = SubmitValidation.check(request, new Peer(uid, Integer.MAX_VALUE));
-        if (invalid != null) {
-          connection.sendAndClose(Scheduler.error(Error.Code.BAD_REQUEST, invalid));
-          return;
-        }
-        String never = scheduler.neverFits(request.getMemoryBytes(), Math.max(1, request.getGpus()));
-        if (never != null) {
-          connection.sendAndClose(Scheduler.error(Error.Code.NEVER_FITS, never));
-          return;
-        }
-        long id = scheduler.newJobId();
-        Job job = new Job(id, SubmitValidation.jobKey(request.getName(), id), uid, request.getName(), request.getTeam(),
-            request.getMemoryBytes(), Math.max(1, request.getGpus()),
-            request.getWeight() == 0 ? Scheduler.DEFAULT_WEIGHT : request.getWeight(), request.getCommandList(),
-            System.currentTimeMillis());
-        job.connection = connection;
-        accepted.accept(job);
-        scheduler.submit(job, request.getNoWait());
-        refreshStatus();
-      } catch (RuntimeException e) {
-        LOG.log(Level.WARNING, "remote submit failed", e);
         connection.sendAndClose(Scheduler.error(Error.Code.UNAVAILABLE, "agent error: " + e));
       }
     });

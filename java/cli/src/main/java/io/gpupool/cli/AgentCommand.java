@@ -92,13 +92,7 @@ final class AgentCommand implements Callable<Integer> {
     for (DeviceProperties d : Cuda.devices()) devices.add(new DeviceRecord(d.totalMemoryBytes(), d.uuid(), d.name()));
     if (devices.isEmpty()) throw new IllegalStateException("the driver shows no CUDA devices");
 
-    Map<String, String> jobEnv = new LinkedHashMap<>();
-    if (sim != null) {
-      jobEnv.put("GPUPOOL_USE_SIM", "1");
-      for (String k : List.of("GPUPOOL_SIM_DEVICES", "GPUPOOL_SIM_MEMORY", "GPUPOOL_SIM_NAME")) {
-        if (env.get(k) != null) jobEnv.put(k, env.get(k));
-      }
-    }
+    Map<String, String> jobEnv = sim != null ? simJobEnvironment(env) : Map.of();
     AgentOptions options = new AgentOptions(socketPath, httpAddress, stateDir, AgentOptions.instanceFor(socketPath),
         sim != null, jobEnv, 500);
 
@@ -119,6 +113,16 @@ final class AgentCommand implements Callable<Integer> {
       stop.await();
     }
     return 0;
+  }
+
+  /** What jobs of an agent on the simulated driver need: the sim, configured as the agent's. */
+  static Map<String, String> simJobEnvironment(Map<String, String> env) {
+    Map<String, String> jobEnv = new LinkedHashMap<>();
+    jobEnv.put("GPUPOOL_USE_SIM", "1");
+    for (String k : List.of("GPUPOOL_SIM_DEVICES", "GPUPOOL_SIM_MEMORY", "GPUPOOL_SIM_NAME")) {
+      if (env.get(k) != null) jobEnv.put(k, env.get(k));
+    }
+    return jobEnv;
   }
 
   static String hostPort(InetSocketAddress a) {

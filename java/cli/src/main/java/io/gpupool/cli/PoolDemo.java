@@ -47,7 +47,7 @@ final class PoolDemo {
     Path socket = dir.resolve("agent.sock");
     List<DeviceRecord> records = new ArrayList<>();
     for (DeviceProperties d : devices) records.add(new DeviceRecord(d.totalMemoryBytes(), d.uuid(), d.name()));
-    Map<String, String> jobEnv = simulated ? simEnvironment() : Map.of();
+    Map<String, String> jobEnv = simulated ? AgentCommand.simJobEnvironment(System.getenv()) : Map.of();
     AgentOptions options = new AgentOptions(socket, null, dir.resolve("state"), AgentOptions.instanceFor(socket),
         simulated, jobEnv, 100);
     long gpu = devices.get(0).totalMemoryBytes();
@@ -162,15 +162,6 @@ final class PoolDemo {
       if (l.startsWith("alloc ") && seen++ == nth) return l.substring(l.indexOf("-> ") + 3);
     }
     return "?";
-  }
-
-  private static Map<String, String> simEnvironment() {
-    Map<String, String> env = new java.util.LinkedHashMap<>();
-    env.put("GPUPOOL_USE_SIM", "1");
-    for (String k : List.of("GPUPOOL_SIM_DEVICES", "GPUPOOL_SIM_MEMORY", "GPUPOOL_SIM_NAME")) {
-      if (System.getenv(k) != null) env.put(k, System.getenv(k));
-    }
-    return env;
   }
 
   private static Path findProbe(Path home) throws IOException {

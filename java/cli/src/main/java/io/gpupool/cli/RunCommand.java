@@ -85,7 +85,7 @@ final class RunCommand implements Callable<Integer> {
     if (remote != null) return runRemote(bytes, jobName, err);
     Path socketPath = AgentClient.socketPath(socket, System.getenv());
     Path home = Path.of(System.getProperty("gpupool.home", "."));
-    Path shim = home.resolve("lib/libgpupool-shim.so");
+    Path shim = io.gpupool.agent.JobEnvironment.shim(home);
     if (!Files.isRegularFile(shim)) {
       err.println("gpupool run: the shim is missing: " + shim + " (build with `mvn -B -DskipTests package`)");
       return EXIT_GPUPOOL;
