@@ -158,7 +158,9 @@ public final class WorkerServer implements AutoCloseable {
     Object o = owner.get();
     if (o instanceof Channel) ((Channel) o).close();
     session.end().whenComplete((v, e) -> {
-      group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      // A short quiet period: tasks the closing channels still post (a refusal's send, an
+      // autoRead update) run instead of being dropped with "terminated with non-empty task queue".
+      group.shutdownGracefully(50, 1000, TimeUnit.MILLISECONDS);
       finished.complete(null);
     });
   }
