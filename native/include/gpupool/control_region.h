@@ -55,6 +55,17 @@
  *   pid, a zombie, or another start_time) is reclaimed by any process of the
  *   job: its usage leaves the device totals and the slot becomes free.
  *
+ * Gates (layout version 2)
+ *   gates[i].device[d] belongs to the process in slots[i] and describes its
+ *   gated work on the job's physical device d (node_table.h, Time slices). Only
+ *   that process writes it, with atomic stores/increments, never under the
+ *   lock; the agent reads it. in_flight is half of a Dekker pair with the node
+ *   table's slice grant: sequentially consistent. device_ns, wait_ns and the
+ *   swap totals only grow while the slot is held; a process clears its gates
+ *   when it takes a slot, so a reader that tracks (pid, start_time) sees the
+ *   counters of one process. Times are CLOCK_MONOTONIC nanoseconds (the clock
+ *   every process of the boot shares; Java's System.nanoTime on Linux).
+ *
  * Lifetime
  *   Regions the shim creates are removed by the last process of the job to
  *   exit: under the lock it sets header.retired and unlinks the file. A process
@@ -73,7 +84,7 @@ extern "C" {
 #endif
 
 #define GPUPOOL_REGION_MAGIC "GPUPOOL" /* 7 characters and the NUL: 8 bytes */
-#define GPUPOOL_REGION_LAYOUT_VERSION 1u
+#define GPUPOOL_REGION_LAYOUT_VERSION 2u
 #define GPUPOOL_REGION_MAX_DEVICES 16u
 #define GPUPOOL_REGION_MAX_SLOTS 256u
 #define GPUPOOL_REGION_JOB_BYTES 64u /* job key and its NUL, zero-padded */
@@ -120,6 +131,22 @@ typedef struct gpupool_region_slot {
   uint64_t used[GPUPOOL_REGION_MAX_DEVICES]; /* bytes the owner holds per device */
 } gpupool_region_slot;
 
+typedef struct gpupool_region_gate {
+  uint32_t in_flight;        /* gated operations submitted, not yet seen complete */
+  uint32_t waiting;          /* threads blocked at the gate */
+  uint64_t last_submit_ns;   /* CLOCK_MONOTONIC of the last gated submission */
+  uint64_t device_ns;        /* device time of completed gated work, from events */
+  uint64_t wait_ns;          /* total time threads spent blocked at the gate */
+  uint64_t evicted_seq;      /* sequence of the last eviction request completed */
+  uint64_t resident_bytes;   /* this process's memory on the device that is resident */
+  uint64_t swapped_out_bytes; /* total copied device -> host by evictions */
+  uint64_t swapped_in_bytes;  /* total copied host -> device when brought back */
+} gpupool_region_gate;
+
+typedef struct gpupool_region_slot_gates {
+  gpupool_region_gate device[GPUPOOL_REGION_MAX_DEVICES];
+} gpupool_region_slot_gates;
+
 typedef struct gpupool_region {
   gpupool_region_header header;
   uint64_t lock[GPUPOOL_REGION_LOCK_WORDS]; /* opaque pthread_mutex_t (see Threading) */
@@ -127,7 +154,16 @@ typedef struct gpupool_region {
   uint8_t reserved[3520];   /* zero; for the agent's later fields (job table, weights,
                                time-slice grants); keeps slots[] page-aligned */
   gpupool_region_slot slots[GPUPOOL_REGION_MAX_SLOTS];
+  gpupool_region_slot_gates gates[GPUPOOL_REGION_MAX_SLOTS]; /* since layout version 2 */
 } gpupool_region;
+
+/* A gate's in_flight is half of a Dekker pair with the node table's grant. */
+static inline uint32_t gpupool_gate_load_u32(const uint32_t* field) {
+  return __atomic_load_n(field, __ATOMIC_SEQ_CST);
+}
+static inline uint64_t gpupool_gate_load_u64(const uint64_t* field) {
+  return __atomic_load_n(field, __ATOMIC_ACQUIRE);
+}
 
 /* Static layout checks. A binding generator that cannot parse them may define
  * GPUPOOL_REGION_NO_STATIC_CHECKS. */
@@ -163,7 +199,12 @@ GPUPOOL_REGION_STATIC_ASSERT(offsetof(gpupool_region, lock) == 256, "layout");
 GPUPOOL_REGION_STATIC_ASSERT(offsetof(gpupool_region, devices) == 320, "layout");
 GPUPOOL_REGION_STATIC_ASSERT(offsetof(gpupool_region, reserved) == 576, "layout");
 GPUPOOL_REGION_STATIC_ASSERT(offsetof(gpupool_region, slots) == 4096, "slots page-aligned");
-GPUPOOL_REGION_STATIC_ASSERT(sizeof(gpupool_region) == 40960, "region is 10 pages");
+GPUPOOL_REGION_STATIC_ASSERT(sizeof(gpupool_region_gate) == 64, "gate is 64 bytes");
+GPUPOOL_REGION_STATIC_ASSERT(offsetof(gpupool_region_gate, device_ns) == 16, "layout");
+GPUPOOL_REGION_STATIC_ASSERT(offsetof(gpupool_region_gate, swapped_in_bytes) == 56, "layout");
+GPUPOOL_REGION_STATIC_ASSERT(sizeof(gpupool_region_slot_gates) == 1024, "slot gates are 1 KiB");
+GPUPOOL_REGION_STATIC_ASSERT(offsetof(gpupool_region, gates) == 40960, "gates follow the slots");
+GPUPOOL_REGION_STATIC_ASSERT(sizeof(gpupool_region) == 40960 + 256 * 1024, "region is 74 pages");
 #undef GPUPOOL_REGION_STATIC_ASSERT
 #endif
 

@@ -58,6 +58,29 @@
  *   entry of GPUPOOL_VISIBLE_DEVICES (within the job's own CUDA_VISIBLE_DEVICES)
  *   and reads limit_bytes[] only, not jobs[i].devices[].
  *
+ * Time slices (layout version 2)
+ *   slices[d] is the agent's time-slice state of physical device d. `grant`
+ *   packs a sequence number and a holder (GPUPOOL_SLICE_GRANT): holder
+ *   GPUPOOL_SLICE_OPEN means no gate (every job on d submits freely),
+ *   GPUPOOL_SLICE_NOBODY means a hand-over is in progress (nobody submits),
+ *   anything else is (entry index + 1) of the one job allowed to submit device
+ *   work (launches, graph launches, copies, memsets) on d. The agent bumps the
+ *   sequence number at every change.
+ *   Hand-over (a Dekker pair, both sides sequentially consistent): a job's
+ *   process first increments its gate's in_flight (control_region.h), then
+ *   loads `grant`; if the holder is not its job it decrements in_flight and
+ *   waits. The agent first stores the new grant (NOBODY), then waits until
+ *   in_flight of every live process of the old holder is 0 (its submitted work
+ *   has completed on the device, seen through events), and only then stores
+ *   the next holder. So no two jobs' work overlaps on a gated device except
+ *   what a process had in flight when the gate closed, and a process keeps at
+ *   most `depth` operations in flight, so that overrun is bounded.
+ *   `evict` asks one job to swap its memory on d out to host (oversubscribed
+ *   devices only): the job's processes copy their allocations to host, release
+ *   the physical memory, and store the request's sequence number in their
+ *   gate's evicted_seq; they bring the memory back, at the same addresses,
+ *   before they submit again.
+ *
  * Usage
  *   The table holds grants, not usage. Usage lives in each job's own control
  *   region (control_region.h), which the job writes and the agent reads.
@@ -73,7 +96,7 @@ extern "C" {
 #endif
 
 #define GPUPOOL_NODE_TABLE_MAGIC "GPUNODE" /* 7 characters and the NUL: 8 bytes */
-#define GPUPOOL_NODE_TABLE_LAYOUT_VERSION 1u
+#define GPUPOOL_NODE_TABLE_LAYOUT_VERSION 2u
 #define GPUPOOL_NODE_MAX_DEVICES 16u
 #define GPUPOOL_NODE_MAX_JOBS 128u
 #define GPUPOOL_NODE_JOB_BYTES 64u   /* job key and its NUL, zero-padded (as control_region.h) */
@@ -81,6 +104,15 @@ extern "C" {
 #define GPUPOOL_NODE_DEVICE_NAME_BYTES 96u
 #define GPUPOOL_NODE_UNLIMITED UINT64_MAX
 #define GPUPOOL_NODE_TABLE_PREFIX "gpupool-node-" /* then "<uid>-<instance>" in /dev/shm */
+
+/* slice.grant: (sequence << 8) | holder */
+#define GPUPOOL_SLICE_NOBODY 0x00u /* hand-over in progress: no job submits */
+#define GPUPOOL_SLICE_OPEN 0xFFu   /* no gate: every job submits */
+#define GPUPOOL_SLICE_GRANT(seq, holder) ((((uint64_t)(seq)) << 8) | (uint64_t)(holder))
+#define GPUPOOL_SLICE_HOLDER(grant) ((uint32_t)((grant) & 0xFFu))
+#define GPUPOOL_SLICE_SEQ(grant) ((uint64_t)(grant) >> 8)
+/* slice.flags */
+#define GPUPOOL_SLICE_FLAG_OVERSUBSCRIBED 0x1u /* quotas may exceed memory: allocations swappable */
 
 /* job.state */
 #define GPUPOOL_JOB_FREE 0u
@@ -129,10 +161,20 @@ typedef struct gpupool_node_job {
   uint8_t reserved[64];       /* zero */
 } gpupool_node_job;
 
+typedef struct gpupool_node_slice {
+  uint64_t grant;      /* GPUPOOL_SLICE_GRANT(seq, holder) (atomic, sequentially consistent) */
+  uint64_t quantum_ns; /* length of the current slice; informational */
+  uint64_t evict;      /* GPUPOOL_SLICE_GRANT(seq, entry + 1) of the job asked to swap out; 0: none (atomic) */
+  uint32_t flags;      /* GPUPOOL_SLICE_FLAG_* */
+  uint32_t depth;      /* most gated operations a process keeps in flight; >= 1 */
+  uint8_t reserved[32]; /* zero */
+} gpupool_node_slice;
+
 typedef struct gpupool_node_table {
   gpupool_node_header header;
   gpupool_node_device devices[GPUPOOL_NODE_MAX_DEVICES];
   gpupool_node_job jobs[GPUPOOL_NODE_MAX_JOBS];
+  gpupool_node_slice slices[GPUPOOL_NODE_MAX_DEVICES]; /* since layout version 2 */
 } gpupool_node_table;
 
 /* 64-bit fields that change while others read them (see Threading). */
@@ -141,6 +183,13 @@ static inline void gpupool_node_store_u64(uint64_t* field, uint64_t value) {
 }
 static inline uint64_t gpupool_node_load_u64(const uint64_t* field) {
   return __atomic_load_n(field, __ATOMIC_ACQUIRE);
+}
+/* slice.grant and the gates' in_flight form a Dekker pair: sequentially consistent. */
+static inline void gpupool_node_store_grant(uint64_t* grant, uint64_t value) {
+  __atomic_store_n(grant, value, __ATOMIC_SEQ_CST);
+}
+static inline uint64_t gpupool_node_load_grant(const uint64_t* grant) {
+  return __atomic_load_n(grant, __ATOMIC_SEQ_CST);
 }
 static inline void gpupool_node_store_state(uint32_t* state, uint32_t value) {
   __atomic_store_n(state, value, __ATOMIC_RELEASE);
@@ -176,7 +225,11 @@ GPUPOOL_NODE_STATIC_ASSERT(offsetof(gpupool_node_job, limit_bytes) == 320, "layo
 GPUPOOL_NODE_STATIC_ASSERT(sizeof(gpupool_node_job) == 512, "job is 512 bytes");
 GPUPOOL_NODE_STATIC_ASSERT(offsetof(gpupool_node_table, devices) == 256, "layout");
 GPUPOOL_NODE_STATIC_ASSERT(offsetof(gpupool_node_table, jobs) == 2304, "layout");
-GPUPOOL_NODE_STATIC_ASSERT(sizeof(gpupool_node_table) == 2304 + 128 * 512, "table size");
+GPUPOOL_NODE_STATIC_ASSERT(sizeof(gpupool_node_slice) == 64, "slice is 64 bytes");
+GPUPOOL_NODE_STATIC_ASSERT(offsetof(gpupool_node_slice, evict) == 16, "layout");
+GPUPOOL_NODE_STATIC_ASSERT(offsetof(gpupool_node_slice, depth) == 28, "layout");
+GPUPOOL_NODE_STATIC_ASSERT(offsetof(gpupool_node_table, slices) == 2304 + 128 * 512, "layout");
+GPUPOOL_NODE_STATIC_ASSERT(sizeof(gpupool_node_table) == 2304 + 128 * 512 + 16 * 64, "table size");
 #undef GPUPOOL_NODE_STATIC_ASSERT
 #endif
 

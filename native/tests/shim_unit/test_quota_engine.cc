@@ -826,9 +826,9 @@ void test_corrupt_regions() {
        [](std::vector<char>* b, const std::string&) {
          reinterpret_cast<gpupool_region*>(b->data())->header.layout_version = 7;
        },
-       "layout version 7, this shim knows 1 -- refusing the region; this job's allocations will fail"},
+       "layout version 7, this shim knows 2 -- refusing the region; this job's allocations will fail"},
       {"wrong size", [](std::vector<char>* b, const std::string&) { b->resize(4096); },
-       "size 4096 bytes, this shim expects 40960"},
+       "size 4096 bytes, this shim expects 303104"},
       {"wrong slot count",
        [](std::vector<char>* b, const std::string&) {
          reinterpret_cast<gpupool_region*>(b->data())->header.max_slots = 64;

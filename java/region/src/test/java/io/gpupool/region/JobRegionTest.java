@@ -109,7 +109,7 @@ class JobRegionTest {
   @Test
   void refusesWrongLayoutVersion() throws IOException {
     writeRegion(region -> region.header().layout_version(9));
-    assertRefused("layout_version 9 (expected 1)");
+    assertRefused("layout_version 9 (expected 2)");
   }
 
   @Test
@@ -142,7 +142,7 @@ class JobRegionTest {
     try (FileChannel channel = FileChannel.open(path, StandardOpenOption.WRITE)) {
       channel.truncate(4096);
     }
-    assertRefused("wrong size: 4096 bytes, expected 40960");
+    assertRefused("wrong size: 4096 bytes, expected 303104");
   }
 
   @Test

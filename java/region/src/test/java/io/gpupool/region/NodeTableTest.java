@@ -66,7 +66,7 @@ class NodeTableTest {
     try (NodeTable table = NodeTable.openOrCreate(path, DEVICES)) {
       assertEquals(path, table.path());
       assertEquals("rw-r--r--", PosixFilePermissions.toString(Files.getPosixFilePermissions(path)));
-      assertEquals(2304 + 128 * 512, Files.size(path));
+      assertEquals(2304 + 128 * 512 + 16 * 64, Files.size(path));
       assertEquals(128, table.maxJobs());
       assertEquals(16, table.maxDevices());
       List<DeviceRecord> devices = table.devices();
@@ -226,8 +226,8 @@ class NodeTableTest {
   @Test
   void refusesOtherLayoutVersion() throws IOException {
     Path path = createClosed();
-    inspect(path, t -> t.header().layout_version(2));
-    assertRefused(path, "layout_version 2 (expected 1)");
+    inspect(path, t -> t.header().layout_version(9));
+    assertRefused(path, "layout_version 9 (expected 2)");
   }
 
   @Test
