@@ -11,14 +11,17 @@ import static io.gpupool.region.binding.GpupoolLayout.GPUPOOL_NODE_TABLE_LAYOUT_
 import static io.gpupool.region.binding.GpupoolLayout.GPUPOOL_NODE_TABLE_MAGIC;
 import static io.gpupool.region.binding.GpupoolLayout.GPUPOOL_NODE_TABLE_PREFIX;
 import static io.gpupool.region.binding.GpupoolLayout.GPUPOOL_REGION_DIR;
+import static io.gpupool.region.binding.GpupoolLayout.gpupool_node_load_grant;
 import static io.gpupool.region.binding.GpupoolLayout.gpupool_node_load_state;
 import static io.gpupool.region.binding.GpupoolLayout.gpupool_node_load_u64;
+import static io.gpupool.region.binding.GpupoolLayout.gpupool_node_store_grant;
 import static io.gpupool.region.binding.GpupoolLayout.gpupool_node_store_state;
 import static io.gpupool.region.binding.GpupoolLayout.gpupool_node_store_u64;
 
 import io.gpupool.region.binding.gpupool_node_device;
 import io.gpupool.region.binding.gpupool_node_header;
 import io.gpupool.region.binding.gpupool_node_job;
+import io.gpupool.region.binding.gpupool_node_slice;
 import io.gpupool.region.binding.gpupool_node_table;
 import java.io.IOException;
 import java.nio.MappedByteBuffer;
@@ -53,6 +56,8 @@ public final class NodeTable implements AutoCloseable {
   private static final int STATE_AT = Fields.offset(gpupool_node_job.class, "state", 4);
   private static final int GENERATION_AT = Fields.offset(gpupool_node_job.class, "generation", 8);
   private static final int WEIGHT_AT = Fields.offset(gpupool_node_job.class, "weight", 8);
+  private static final int GRANT_AT = Fields.offset(gpupool_node_slice.class, "grant", 8);
+  private static final int EVICT_AT = Fields.offset(gpupool_node_slice.class, "evict", 8);
 
   private final Path path;
   private MappedByteBuffer mapping; // keeps the mapping alive as long as `table` is used
@@ -208,6 +213,46 @@ public final class NodeTable implements AutoCloseable {
     gpupool_node_store_u64(Fields.u64(running(entry), WEIGHT_AT), weight);
   }
 
+  /**
+   * Stores slices[device].grant (sequentially consistent: the agent's half of the hand-over's
+   * Dekker pair, node_table.h "Time slices"). Any device index of the table's layout.
+   */
+  public synchronized void storeGrant(int device, long grant) {
+    gpupool_node_store_grant(Fields.u64(slice(device), GRANT_AT), grant);
+  }
+
+  /** slices[device].grant (sequentially consistent load). */
+  public synchronized long grant(int device) {
+    return gpupool_node_load_grant(Fields.u64(slice(device), GRANT_AT));
+  }
+
+  /** Stores slices[device].evict (atomic): GPUPOOL_SLICE_GRANT(seq, entry + 1), 0 for none. */
+  public synchronized void storeEvict(int device, long request) {
+    gpupool_node_store_u64(Fields.u64(slice(device), EVICT_AT), request);
+  }
+
+  public synchronized long evict(int device) {
+    return gpupool_node_load_u64(Fields.u64(slice(device), EVICT_AT));
+  }
+
+  /** Writes slices[device]'s informational quantum, flags and depth (depth &gt;= 1). */
+  public synchronized void setSliceConfig(int device, long quantumNanos, int flags, int depth) {
+    if (depth < 1) {
+      throw new IllegalArgumentException("slice depth " + depth + " is not >= 1");
+    }
+    slice(device).quantum_ns(quantumNanos).flags(flags).depth(depth);
+  }
+
+  /** slices[device].flags. */
+  public synchronized int sliceFlags(int device) {
+    return slice(device).flags();
+  }
+
+  /** slices[device].depth. */
+  public synchronized int sliceDepth(int device) {
+    return slice(device).depth();
+  }
+
   /** Frees a RUNNING entry: state FREE first, then generation + 1. A FREE entry is left alone. */
   public synchronized void release(int entry) {
     gpupool_node_job slot = job(entry);
@@ -313,6 +358,11 @@ public final class NodeTable implements AutoCloseable {
 
   private int state(int entry) {
     return gpupool_node_load_state(Fields.u32(job(entry), STATE_AT));
+  }
+
+  private gpupool_node_slice slice(int device) {
+    Objects.checkIndex(device, MAX_DEVICES);
+    return table().slices(device);
   }
 
   private gpupool_node_device device(int device) {

@@ -13,8 +13,8 @@ import java.util.TreeSet;
  * agent's scheduler and the trace-replay simulator make the same choices.
  *
  * <p>Each joined job has a virtual time: the device time charged to it divided by its weight.
- * A slice goes to the job with pending work whose virtual time is least (ties: the lower job
- * id), so over time each contending job's device time approaches its weight's share of the
+ * A slice goes to the job with pending work whose virtual time is least (ties: the one picked least
+ * recently, then the lower job id), so over time each contending job's device time approaches its weight's share of the
  * device. Sleeping earns no credit (as Linux CFS): a job that joins, or has pending work again
  * after it had none, starts at no less than the virtual-time floor, a monotonic value that
  * follows the least virtual time of the jobs that were contending. A late joiner therefore gets
@@ -30,6 +30,9 @@ public final class SlicePolicy {
   private final long quantumNanos;
   private final Map<Long, Long> weights = new HashMap<>();
   private final Map<Long, Double> virtualNanos = new HashMap<>();
+  /** When each job was last picked (a count of picks): ties go to the one that waited longest. */
+  private final Map<Long, Long> lastPicked = new HashMap<>();
+  private long picks;
   /** Jobs that had pending work at the last {@link #next}: a job outside it is waking up. */
   private Set<Long> contending = new HashSet<>();
   private double floor;
@@ -61,6 +64,7 @@ public final class SlicePolicy {
   public void leave(long jobId) {
     weights.remove(jobId);
     virtualNanos.remove(jobId);
+    lastPicked.remove(jobId);
     contending.remove(jobId);
   }
 
@@ -105,7 +109,7 @@ public final class SlicePolicy {
         virtualNanos.put(job, time);
       }
       now.add(job);
-      if (time < bestTime) {
+      if (time < bestTime || (time == bestTime && lastPicked.getOrDefault(job, 0L) < lastPicked.getOrDefault(best, 0L))) {
         bestTime = time;
         best = job;
       }
@@ -113,6 +117,7 @@ public final class SlicePolicy {
     contending = now;
     if (now.isEmpty()) return OptionalLong.empty();
     floor = Math.max(floor, bestTime);
+    lastPicked.put(best, ++picks);
     return OptionalLong.of(best);
   }
 
