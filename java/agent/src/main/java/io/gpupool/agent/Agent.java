@@ -11,7 +11,11 @@ import io.gpupool.proto.v1.Submit;
 import io.gpupool.region.DeviceRecord;
 import io.gpupool.region.JobEntry;
 import io.gpupool.region.NodeTable;
+import io.gpupool.region.JobRegion;
 import io.gpupool.region.Processes;
+import io.gpupool.agent.slicing.Liveness;
+import io.gpupool.agent.slicing.SliceScheduler;
+import io.gpupool.agent.slicing.SlicedJob;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -47,13 +51,15 @@ public final class Agent implements AutoCloseable {
   private final History history;
   private final JobMonitor monitor;
   private final ScheduledExecutorService core;
+  private final SliceScheduler slicer;
   private volatile Status status = Status.getDefaultInstance();
 
   private Agent(AgentOptions options, NodeTable table, History history) {
     this.options = options;
     this.table = table;
     this.history = history;
-    this.scheduler = new Scheduler(table, options.jobEnvironment());
+    this.scheduler = new Scheduler(table, options.jobEnvironment(), options.slicing().oversubscribed());
+    this.slicer = new SliceScheduler(table, options.slicing(), Liveness.PROC, System::nanoTime);
     this.monitor = new JobMonitor(scheduler, history, this::onJobEnded);
     this.core = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "gpupool-agent-core");
@@ -77,6 +83,7 @@ public final class Agent implements AutoCloseable {
       agent.refreshStatus();
       return null;
     });
+    agent.slicer.start();
     agent.core.scheduleWithFixedDelay(agent::tick, options.monitorPeriodMs(), options.monitorPeriodMs(),
         TimeUnit.MILLISECONDS);
     return agent;
@@ -247,8 +254,17 @@ public final class Agent implements AutoCloseable {
     monitor.checkAll(System.currentTimeMillis());
   }
 
+  /** Publishes the status snapshot and hands the running jobs to the time-slice scheduler. */
   private void refreshStatus() {
-    status = StatusView.build(scheduler, options.simulated());
+    List<SlicedJob> sliced = new ArrayList<>();
+    for (Job j : scheduler.jobs()) {
+      if (j.state != Job.State.RUNNING || j.tableEntry < 0) continue;
+      int[] devices = j.devices.stream().mapToInt(Integer::intValue).toArray();
+      sliced.add(new SlicedJob(j.id, j.tableEntry, j.uid, j.key, JobRegion.path(j.uid, j.key), Math.max(1, j.weight),
+          devices, j.quotaBytes.clone()));
+    }
+    slicer.setJobs(sliced);
+    status = StatusView.build(scheduler, options.simulated(), slicer.status());
   }
 
   private <T> T callOnCore(Supplier<T> work) {
@@ -281,6 +297,7 @@ public final class Agent implements AutoCloseable {
       });
     } finally {
       core.shutdownNow();
+      slicer.close(); // opens every gate: running jobs go on without the agent
       table.close();
     }
   }

@@ -35,10 +35,14 @@ final class Scheduler {
   private final Map<Long, Job> jobs = new LinkedHashMap<>();
   private final Deque<Job> waiting = new ArrayDeque<>();
 
-  Scheduler(NodeTable table, Map<String, String> jobEnvironment) {
+  /** Devices whose quotas may add up to {@link AgentOptions#OVERSUBSCRIBE_FACTOR} times their memory. */
+  private final java.util.Set<Integer> oversubscribed;
+
+  Scheduler(NodeTable table, Map<String, String> jobEnvironment, java.util.Set<Integer> oversubscribed) {
     this.table = table;
     this.devices = table.devices();
     this.jobEnvironment = jobEnvironment;
+    this.oversubscribed = java.util.Set.copyOf(oversubscribed);
   }
 
   Collection<Job> jobs() {
@@ -77,7 +81,10 @@ final class Scheduler {
     if (gpus > devices.size()) {
       return "the job asks for " + gpus + " GPUs and this node has " + devices.size();
     }
-    if (!Placement.everFits(loads(), gpus, bytesPerGpu)) {
+    // Each job must fit its device's memory, oversubscribed or not.
+    List<Placement.DeviceLoad> physical = new ArrayList<>();
+    for (int d = 0; d < devices.size(); d++) physical.add(new Placement.DeviceLoad(d, devices.get(d).totalBytes(), 0));
+    if (!Placement.everFits(physical, gpus, bytesPerGpu)) {
       return "no GPU of this node has " + Sizes.format(bytesPerGpu) + " (largest: "
           + Sizes.format(devices.stream().mapToLong(DeviceRecord::totalBytes).max().orElse(0)) + ")";
     }
@@ -185,7 +192,10 @@ final class Scheduler {
   List<Placement.DeviceLoad> loads() {
     List<Placement.DeviceLoad> loads = new ArrayList<>();
     for (int d = 0; d < devices.size(); d++) {
-      loads.add(new Placement.DeviceLoad(d, devices.get(d).totalBytes(), table.granted(d)));
+      long total = devices.get(d).totalBytes();
+      long capacity = oversubscribed.contains(d) && total <= Long.MAX_VALUE / AgentOptions.OVERSUBSCRIBE_FACTOR
+          ? total * AgentOptions.OVERSUBSCRIBE_FACTOR : total;
+      loads.add(new Placement.DeviceLoad(d, capacity, table.granted(d)));
     }
     return loads;
   }

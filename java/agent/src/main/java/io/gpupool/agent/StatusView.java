@@ -1,5 +1,7 @@
 package io.gpupool.agent;
 
+import io.gpupool.agent.slicing.SliceStatus;
+import io.gpupool.proto.v1.DeviceShare;
 import io.gpupool.proto.v1.DeviceStatus;
 import io.gpupool.proto.v1.JobStatus;
 import io.gpupool.proto.v1.Status;
@@ -11,6 +13,10 @@ final class StatusView {
   private StatusView() {}
 
   static Status build(Scheduler scheduler, boolean simulated) {
+    return build(scheduler, simulated, SliceStatus.NONE);
+  }
+
+  static Status build(Scheduler scheduler, boolean simulated, SliceStatus slices) {
     List<DeviceRecord> devices = scheduler.devices();
     long[] granted = new long[devices.size()];
     long[] used = new long[devices.size()];
@@ -27,18 +33,44 @@ final class StatusView {
         granted[d] += j.quotaBytes[i];
         used[d] += i < j.usedBytes.length ? j.usedBytes[i] : 0;
       }
-      status.addJobs(job(j, JobStatus.State.RUNNING));
+      status.addJobs(withSlices(job(j, JobStatus.State.RUNNING), slices));
     }
     for (Job j : scheduler.waiting()) status.addJobs(job(j, JobStatus.State.WAITING));
     for (int d = 0; d < devices.size(); d++) {
-      status.addDevices(DeviceStatus.newBuilder()
+      DeviceStatus.Builder device = DeviceStatus.newBuilder()
           .setOrdinal(d)
           .setName(devices.get(d).name())
           .setTotalBytes(devices.get(d).totalBytes())
           .setGrantedBytes(granted[d])
-          .setUsedBytes(used[d]));
+          .setUsedBytes(used[d]);
+      SliceStatus.Device sliced = slices.device(d);
+      if (sliced != null) {
+        device.setSlicing(sliced.mode()).setHolderJobId(sliced.holderJobId()).setOversubscribed(sliced.oversubscribed());
+        for (SliceStatus.Job j : sliced.jobs()) {
+          device.addShares(DeviceShare.newBuilder().setJobId(j.jobId()).setWeight((int) Math.min(Integer.MAX_VALUE, j.weight()))
+              .setShare(j.share()).setTargetShare(j.targetShare()));
+        }
+      }
+      status.addDevices(device);
     }
     return status.build();
+  }
+
+  /** A running job's time-slice counters, per granted device (zeros where none are known yet). */
+  private static JobStatus withSlices(JobStatus job, SliceStatus slices) {
+    JobStatus.Builder b = job.toBuilder();
+    for (int d : job.getDevicesList()) {
+      SliceStatus.Job found = null;
+      SliceStatus.Device device = slices.device(d);
+      if (device != null) {
+        for (SliceStatus.Job j : device.jobs()) if (j.jobId() == job.getJobId()) found = j;
+      }
+      b.addDeviceSeconds(found == null ? 0 : found.deviceNanos() / 1e9)
+          .addWaitSeconds(found == null ? 0 : found.waitNanos() / 1e9)
+          .addSlices(found == null ? 0 : found.slices())
+          .addSwappedBytes(found == null ? 0 : found.swappedBytes());
+    }
+    return b.build();
   }
 
   private static JobStatus job(Job j, JobStatus.State state) {

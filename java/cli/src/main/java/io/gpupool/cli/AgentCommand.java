@@ -4,6 +4,7 @@ import io.gpupool.agent.Agent;
 import io.gpupool.agent.AgentClient;
 import io.gpupool.agent.AgentOptions;
 import io.gpupool.agent.LocalSocketServer;
+import io.gpupool.agent.slicing.SliceConfig;
 import io.gpupool.agent.remote.RemoteListener;
 import io.gpupool.agent.remote.RemoteOptions;
 import io.gpupool.agent.remote.TokenStore;
@@ -61,6 +62,18 @@ final class AgentCommand implements Callable<Integer> {
   @Option(names = "--tls-key", paramLabel = "PEM", description = "With --listen: TLS private key (PKCS#8 PEM).")
   Path tlsKey;
 
+  @Option(names = "--time-slice", paramLabel = "QUANTUM", defaultValue = "50ms",
+      description = {"Time-slice GPUs that several jobs share: each gets its weight's share of device time, in slices of at"
+          + " most QUANTUM (e.g. 50ms, 20ms, 1s; default: ${DEFAULT-VALUE}). A GPU with one job is not gated.",
+          "'off': jobs sharing a GPU run concurrently, without a gate."})
+  String timeSlice;
+
+  @Option(names = "--oversubscribe", paramLabel = "GPUS", arity = "0..1", fallbackValue = "all",
+      description = {"Let quotas on these GPUs add up to " + AgentOptions.OVERSUBSCRIBE_FACTOR + "x their memory (each job"
+          + " still at most one GPU's memory): before a job's slice, the jobs that do not fit beside it are swapped to"
+          + " host memory. GPUS: 'all' (the default with no value) or physical ordinals, e.g. 0,2. Needs time slicing."})
+  String oversubscribe;
+
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
@@ -93,8 +106,9 @@ final class AgentCommand implements Callable<Integer> {
     if (devices.isEmpty()) throw new IllegalStateException("the driver shows no CUDA devices");
 
     Map<String, String> jobEnv = sim != null ? simJobEnvironment(env) : Map.of();
+    SliceConfig slicing = SliceOptions.parse(spec.commandLine(), timeSlice, oversubscribe, devices.size());
     AgentOptions options = new AgentOptions(socketPath, httpAddress, stateDir, AgentOptions.instanceFor(socketPath),
-        sim != null, jobEnv, 500);
+        sim != null, jobEnv, 500, slicing);
 
     CountDownLatch stop = new CountDownLatch(1);
     try (Agent agent = Agent.start(options, devices);
@@ -106,6 +120,7 @@ final class AgentCommand implements Callable<Integer> {
       out.printf("gpupool agent: %d %s GPU(s); socket %s%s; node table %s; state %s%n", devices.size(),
           sim != null ? "simulated" : "", socketPath, server.epoll() ? "" : " (NIO: no peer credentials)",
           agent.table().path(), stateDir);
+      out.println("time slicing: " + SliceOptions.describe(slicing));
       if (remote != null) out.printf("remote sessions: %s%s%n", hostPort(remote.address()), tlsCert != null ? " (TLS)" : "");
       if (web != null) out.printf("status page: http://%s/   metrics: http://%s/metrics%n",
           hostPort(web.address()), hostPort(web.address()));

@@ -22,7 +22,10 @@ import java.util.function.Supplier;
  * {@code _granted_bytes} by {@code device}; {@code gpupool_job_memory_limit_bytes} and
  * {@code gpupool_job_memory_used_bytes} by {@code job} and {@code device} (running jobs, one
  * series per granted device); {@code gpupool_job_info} by {@code job, name, team, uid, state}
- * (running and waiting jobs); {@code gpupool_jobs_waiting}; {@code gpupool_jobs_running}.
+ * (running and waiting jobs); {@code gpupool_jobs_waiting}; {@code gpupool_jobs_running}; time
+ * slicing, by {@code job} and {@code device}: {@code gpupool_job_device_seconds_total},
+ * {@code gpupool_job_wait_seconds_total}, {@code gpupool_job_slices_total},
+ * {@code gpupool_job_swapped_bytes_total} and {@code gpupool_job_device_share}.
  */
 public final class MetricsExporter {
 

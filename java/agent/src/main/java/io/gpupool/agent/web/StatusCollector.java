@@ -4,6 +4,8 @@ import io.gpupool.proto.v1.DeviceStatus;
 import io.gpupool.proto.v1.JobStatus;
 import io.gpupool.proto.v1.Status;
 import io.prometheus.metrics.model.registry.MultiCollector;
+import io.prometheus.metrics.model.snapshots.CounterSnapshot;
+import io.prometheus.metrics.model.snapshots.CounterSnapshot.CounterDataPointSnapshot;
 import io.prometheus.metrics.model.snapshots.GaugeSnapshot;
 import io.prometheus.metrics.model.snapshots.GaugeSnapshot.GaugeDataPointSnapshot;
 import io.prometheus.metrics.model.snapshots.InfoSnapshot;
@@ -54,12 +56,32 @@ public final class StatusCollector implements MultiCollector {
         "Memory quota of a running job on one of its GPUs.");
     GaugeSnapshot.Builder jobUsed = bytesGauge("gpupool_job_memory_used_bytes",
         "Memory held by a running job on one of its GPUs.");
+    CounterSnapshot.Builder deviceSeconds = CounterSnapshot.builder().name("gpupool_job_device_seconds")
+        .help("Device time of a job's completed gated work on one of its GPUs (time slicing; measured with events).")
+        .unit(Unit.SECONDS);
+    CounterSnapshot.Builder waitSeconds = CounterSnapshot.builder().name("gpupool_job_wait_seconds")
+        .help("Time a job's threads waited at the time-slice gate of one of its GPUs.").unit(Unit.SECONDS);
+    CounterSnapshot.Builder slices = CounterSnapshot.builder().name("gpupool_job_slices")
+        .help("Time slices a job was granted on one of its GPUs.");
+    CounterSnapshot.Builder swapped = CounterSnapshot.builder().name("gpupool_job_swapped_bytes")
+        .help("Bytes of a job's memory swapped out to host and back in on one of its GPUs.").unit(Unit.BYTES);
+    GaugeSnapshot.Builder share = GaugeSnapshot.builder().name("gpupool_job_device_share")
+        .help("A job's share of the device time used on one of its GPUs over the last ~5 s (0..1).");
     InfoSnapshot.Builder jobInfo = InfoSnapshot.builder()
         .name("gpupool_job")
         .help("Running and waiting jobs: name, team, user and state.");
 
+    Map<Long, String> jobLabels = new HashMap<>();
+    for (JobStatus j : s.getJobsList()) jobLabels.put(j.getJobId(), jobLabel(j));
     Map<Integer, Long> deviceTotals = new HashMap<>();
     for (DeviceStatus d : s.getDevicesList()) {
+      for (var sh : d.getSharesList()) {
+        String job = jobLabels.get(sh.getJobId());
+        if (job != null) {
+          share.dataPoint(GaugeDataPointSnapshot.builder()
+              .labels(Labels.of("job", job, "device", Integer.toString(d.getOrdinal()))).value(sh.getShare()).build());
+        }
+      }
       Labels labels = Labels.of("device", Integer.toString(d.getOrdinal()));
       deviceTotals.put(d.getOrdinal(), d.getTotalBytes());
       total.dataPoint(point(labels, d.getTotalBytes()));
@@ -94,11 +116,18 @@ public final class StatusCollector implements MultiCollector {
             : deviceTotals.getOrDefault(device, 0L);
         jobLimit.dataPoint(point(labels, limit));
         jobUsed.dataPoint(point(labels, i < j.getUsedBytesCount() ? j.getUsedBytes(i) : 0));
+        if (i < j.getDeviceSecondsCount()) {
+          deviceSeconds.dataPoint(counter(labels, j.getDeviceSeconds(i)));
+          waitSeconds.dataPoint(counter(labels, j.getWaitSeconds(i)));
+          slices.dataPoint(counter(labels, j.getSlices(i)));
+          swapped.dataPoint(counter(labels, j.getSwappedBytes(i)));
+        }
       }
     }
 
     return MetricSnapshots.of(
         total.build(), used.build(), granted.build(), jobLimit.build(), jobUsed.build(),
+        deviceSeconds.build(), waitSeconds.build(), slices.build(), swapped.build(), share.build(),
         jobInfo.build(),
         countGauge("gpupool_jobs_waiting", "Jobs waiting for admission.", waiting),
         countGauge("gpupool_jobs_running", "Jobs admitted and running.", running));
@@ -117,6 +146,10 @@ public final class StatusCollector implements MultiCollector {
     return GaugeSnapshot.builder().name(name).help(help)
         .dataPoint(GaugeDataPointSnapshot.builder().value(value).build())
         .build();
+  }
+
+  private static CounterDataPointSnapshot counter(Labels labels, double value) {
+    return CounterDataPointSnapshot.builder().labels(labels).value(Math.max(0, value)).build();
   }
 
   /** Byte counts are unsigned 64-bit in the protocol. */

@@ -71,6 +71,16 @@ class MetricsExporterTest {
     want.put("gpupool_job_memory_used_bytes{device=0, job=j1-a7f3}", 20.0 * GIB);
     want.put("gpupool_job_memory_limit_bytes{device=0, job=j2-b9c1}", 16.0 * GIB);
     want.put("gpupool_job_memory_used_bytes{device=0, job=j2-b9c1}", 1.0 * GIB);
+    want.put("gpupool_job_device_seconds_total{device=0, job=j1-a7f3}", 700.5);
+    want.put("gpupool_job_wait_seconds_total{device=0, job=j1-a7f3}", 12.25);
+    want.put("gpupool_job_slices_total{device=0, job=j1-a7f3}", 9000.0);
+    want.put("gpupool_job_swapped_bytes_total{device=0, job=j1-a7f3}", 0.0);
+    want.put("gpupool_job_device_share{device=0, job=j1-a7f3}", 0.7);
+    want.put("gpupool_job_device_seconds_total{device=0, job=j2-b9c1}", 300.25);
+    want.put("gpupool_job_wait_seconds_total{device=0, job=j2-b9c1}", 40.0);
+    want.put("gpupool_job_slices_total{device=0, job=j2-b9c1}", 3000.0);
+    want.put("gpupool_job_swapped_bytes_total{device=0, job=j2-b9c1}", 2.0 * GIB);
+    want.put("gpupool_job_device_share{device=0, job=j2-b9c1}", 0.3);
     want.put("gpupool_job_info{job=j1-a7f3, name=train-llm, state=running, team=nlp, uid=1000}",
         1.0);
     want.put("gpupool_job_info{job=j2-b9c1, name=notebook, state=running, team=vision, uid=1001}",
@@ -82,6 +92,7 @@ class MetricsExporterTest {
     assertEquals(new TreeMap<>(want), new TreeMap<>(s), text);
 
     assertTrue(text.contains("# TYPE gpupool_job_info gauge\n"), text);
+    assertTrue(text.contains("# TYPE gpupool_job_device_seconds_total counter\n"), text);
     assertTrue(text.contains("# TYPE gpupool_device_memory_total_bytes gauge\n"), text);
   }
 

@@ -68,6 +68,17 @@ class StatusPageBrowserTest {
     assertTrue(device0.contains("class=\"seg granted-unused\" style=\"width:23.75%\""), device0);
     assertTrue(device0.contains("class=\"seg free\" style=\"width:50%\""), device0);
     assertTrue(device0.contains("NVIDIA H100 80GB HBM3"));
+    // time slicing: device 0 gated, train-llm holds the slice, each job's share and target
+    String slices0 = startTag(device0, "div", "class=\"dev-slices\"");
+    assertEquals("gated", attr(slices0, "data-slicing"));
+    assertEquals("1", attr(slices0, "data-holder"));
+    assertTrue(device0.contains("slice: train-llm"), device0);
+    String share1 = startTag(device0, "span", "data-share-job=\"1\"");
+    assertEquals("0.7", attr(share1, "data-share"));
+    assertTrue(device0.contains("train-llm <b>70%</b> <span class=\"target\">(target 67%, weight 100)"), device0);
+    assertEquals("0.3", attr(startTag(device0, "span", "data-share-job=\"2\""), "data-share"));
+    String device1Card = dom.substring(dom.indexOf(dev1));
+    assertEquals("open", attr(startTag(device1Card, "div", "class=\"dev-slices\""), "data-slicing"));
 
     String train = startTag(dom, "tr", "data-job-key=\"j1-a7f3\"");
     assertEquals("job", attr(train, "class"));
