@@ -105,9 +105,10 @@ Admission admit(int d, const gpupool_node_slice* slice, gpupool_region_gate* gat
     }
     if (!waiting) {
       // Counted waiting before in_flight comes down: the agent never sees
-      // this process with neither while it has work.
-      __atomic_add_fetch(&gate->waiting, 1u, __ATOMIC_SEQ_CST);
+      // this process with neither while it has work. The clock starts first,
+      // so wait_ns covers every moment `waiting` shows this thread.
       since = monotonic_ns();
+      __atomic_add_fetch(&gate->waiting, 1u, __ATOMIC_SEQ_CST);
       waiting = true;
     }
     __atomic_sub_fetch(&gate->in_flight, 1u, __ATOMIC_SEQ_CST);
@@ -127,8 +128,8 @@ Admission admit(int d, const gpupool_node_slice* slice, gpupool_region_gate* gat
     wait_for_grant(slice, mine);
   }
   if (waiting) {
-    __atomic_add_fetch(&gate->wait_ns, monotonic_ns() - since, __ATOMIC_RELEASE);
     __atomic_sub_fetch(&gate->waiting, 1u, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&gate->wait_ns, monotonic_ns() - since, __ATOMIC_RELEASE);
   }
   return verdict;
 }
