@@ -132,6 +132,26 @@ CUresult enqueue_work(Stream* stream, CUgraphNodeType type, std::function<CUresu
   return CUDA_SUCCESS;
 }
 
+void captures_release_context(Context* ctx) {
+  if (!any_active()) return;
+  std::lock_guard<std::mutex> lock(graph_lock());
+  std::vector<Capture*> doomed;
+  for (Capture* c : g_active) {
+    for (Stream* s : c->streams)
+      if (s->ctx == ctx) {
+        doomed.push_back(c);
+        break;
+      }
+  }
+  for (Capture* c : doomed) {
+    Graph* g = c->owns_graph ? c->graph : nullptr;
+    std::vector<GraphNode*> origin;
+    std::vector<std::vector<GraphNode*>> others;
+    end_capture(c, &origin, &others);
+    if (g != nullptr) retire_graph(g);
+  }
+}
+
 CUresult capture_check_legacy(Stream* stream) {
   if (!any_active() || !stream->legacy) return CUDA_SUCCESS;
   std::lock_guard<std::mutex> lock(graph_lock());

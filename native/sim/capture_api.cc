@@ -48,7 +48,7 @@ CUresult begin_on(CUstream handle, CUstreamCaptureMode mode, bool per_thread, CU
   } else {
     g = new_graph();
   }
-  begin_capture(s, g, mode, std::move(initial));
+  begin_capture(s, g, mode, std::move(initial))->owns_graph = graph == nullptr;
   return CUDA_SUCCESS;
 }
 
@@ -77,6 +77,7 @@ CUresult end_on(CUstream handle, CUgraph* out, bool per_thread) {
     return CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD;
   Graph* g = c->graph;
   bool invalidated = c->invalidated;
+  bool owns_graph = c->owns_graph;
   std::vector<GraphNode*> origin_deps;
   std::vector<std::vector<GraphNode*>> other_deps;
   end_capture(c, &origin_deps, &other_deps);
@@ -85,7 +86,7 @@ CUresult end_on(CUstream handle, CUgraph* out, bool per_thread) {
     if (result == CUDA_SUCCESS && !all_reachable(origin_deps, set)) result = CUDA_ERROR_STREAM_CAPTURE_UNJOINED;
   }
   if (result != CUDA_SUCCESS) {
-    retire_graph(g);
+    if (owns_graph) retire_graph(g);
     *out = nullptr;
     return result;
   }

@@ -65,6 +65,7 @@ struct Capture {
   Stream* origin = nullptr;
   std::thread::id owner;  // the thread that began it
   bool invalidated = false;
+  bool owns_graph = true;        // false for cuStreamBeginCaptureToGraph: the caller's graph
   std::vector<Stream*> streams;  // origin first, then the streams that joined
 };
 
@@ -116,6 +117,9 @@ CUresult capture_stream_wait_event(Stream* stream, CUevent event, unsigned flags
 // cuEventQuery/Synchronize: CAPTURED_EVENT for an event last recorded in an
 // active capture (which is invalidated).
 CUresult capture_check_event(CUevent event);
+// A context being torn down: the captures its streams take part in end, and
+// the graphs they created are destroyed.
+void captures_release_context(Context* ctx);
 // Work submitted directly (not through enqueue_work) to the legacy stream
 // while a blocking stream of its context captures: IMPLICIT, and those
 // captures are invalidated.

@@ -95,6 +95,7 @@ CUresult synchronize_context(Context* ctx) {
 }
 
 void streams_release_context(Context* ctx) {
+  captures_release_context(ctx);
   for (Stream* s : g_streams.all()) {
     if (s->ctx == ctx) {
       s->destroyed.store(true);

@@ -3,7 +3,7 @@
 // copies, cuCtxSynchronize, cuStreamSynchronize/Query of the capturing stream,
 // cuMemAlloc), how the capture modes decide who is prohibited, ending from
 // another thread, the legacy stream beside a blocking capture, and forks and
-// joins across streams through events.
+// joins across streams through events, and a context destroyed mid-capture.
 // Expected codes follow the driver API reference; where it is silent, the
 // note in brackets says what is asserted.
 #include <functional>
@@ -283,6 +283,22 @@ void check_fork_join(const Env& e) {
   CHECK_CU(cuStreamDestroy(s2), CUDA_SUCCESS);
 }
 
+void check_context_destroyed(const Env& e) {
+  dt::section("destroying a context ends its captures");
+  CUdevice dev = 0;
+  CHECK_CU(cuCtxGetDevice(&dev), CUDA_SUCCESS);
+  CUcontext other = nullptr;
+  REQUIRE_CU(cuCtxCreate(&other, nullptr, 0, dev), CUDA_SUCCESS);  // pushed: current now
+  CUstream s = nullptr;
+  REQUIRE_CU(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING), CUDA_SUCCESS);
+  REQUIRE_CU(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_GLOBAL), CUDA_SUCCESS);
+  CHECK_CU(cuCtxDestroy(other), CUDA_SUCCESS);
+  CHECK_CU(cuCtxSetCurrent(e.ctx), CUDA_SUCCESS);
+  // A global capture left running would prohibit this.
+  CUdeviceptr p = 0;
+  if (CHECK_CU(cuMemAlloc(&p, 4096), CUDA_SUCCESS)) CHECK_CU(cuMemFree(p), CUDA_SUCCESS);
+}
+
 }  // namespace
 
 int main() {
@@ -298,6 +314,7 @@ int main() {
   check_modes_across_threads(e);
   check_legacy_stream(e);
   check_fork_join(e);
+  check_context_destroyed(e);
 
   CHECK_CU(cuCtxSynchronize(), CUDA_SUCCESS);
   for (CUdeviceptr p : e.buf) CHECK_CU(cuMemFree(p), CUDA_SUCCESS);
