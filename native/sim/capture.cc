@@ -14,10 +14,10 @@
 //     the capture modes prohibit them for (UNSUPPORTED);
 //   - waiting on an event recorded outside the capture (ISOLATION) or in
 //     another capture (MERGE); querying an event recorded in a capture (CAPTURED_EVENT).
-// With no capture active anywhere the checks cost one atomic load.
+// With no capture active anywhere the checks cost one atomic load. Events are
+// in capture_events.cc.
 #include <algorithm>
 #include <atomic>
-#include <unordered_map>
 
 #include "graph.h"
 
@@ -29,36 +29,19 @@ std::vector<Capture*> g_active;  // guarded by graph_lock()
 std::atomic<uint64_t> g_next_capture_id{1};
 thread_local CUstreamCaptureMode t_mode = CU_STREAM_CAPTURE_MODE_GLOBAL;
 
-struct CapturedRecord {
-  uint64_t capture_id;
-  std::vector<GraphNode*> nodes;
-};
-std::unordered_map<CUevent, CapturedRecord> g_captured_events;  // guarded by graph_lock()
-
 bool any_active() { return g_active_count.load(std::memory_order_acquire) != 0; }
 
-Capture* active_by_id(uint64_t id) {
+bool blocking(const Stream* s) { return (s->flags & CU_STREAM_NON_BLOCKING) == 0; }
+
+}  // namespace
+
+bool captures_active() { return any_active(); }
+
+Capture* active_capture(uint64_t id) {
   for (Capture* c : g_active)
     if (c->id == id) return c;
   return nullptr;
 }
-
-bool blocking(const Stream* s) { return (s->flags & CU_STREAM_NON_BLOCKING) == 0; }
-
-// The active capture an event was last recorded into, or null.
-Capture* capture_of_event(CUevent event, const CapturedRecord** record) {
-  auto it = g_captured_events.find(event);
-  if (it == g_captured_events.end()) return nullptr;
-  *record = &it->second;
-  return active_by_id(it->second.capture_id);
-}
-
-void add_unique(std::vector<GraphNode*>* set, const std::vector<GraphNode*>& more) {
-  for (GraphNode* n : more)
-    if (std::find(set->begin(), set->end(), n) == set->end()) set->push_back(n);
-}
-
-}  // namespace
 
 std::mutex& graph_lock() {
   static std::mutex m;
@@ -91,10 +74,7 @@ void end_capture(Capture* c, std::vector<GraphNode*>* origin_deps, std::vector<s
   c->graph->capture = nullptr;
   g_active.erase(std::find(g_active.begin(), g_active.end(), c));
   g_active_count.fetch_sub(1, std::memory_order_release);
-  for (auto it = g_captured_events.begin(); it != g_captured_events.end();) {
-    if (it->second.capture_id == c->id) it = g_captured_events.erase(it);
-    else ++it;
-  }
+  forget_captured_events(c->id);
   delete c;  // not a handle: nothing can refer to it any more
 }
 
@@ -211,74 +191,6 @@ CUresult capture_check_context_sync(Context* ctx) {
     }
   }
   return capturing ? CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED : CUDA_SUCCESS;
-}
-
-// ---- events (called from event.cc and stream.cc) ----------------------------------
-
-// cuEventRecord on `stream`: while it captures, the event remembers the
-// stream's dependency set instead of being queued (*handled = true).
-CUresult capture_event_record(Stream* stream, CUevent event, bool* handled) {
-  *handled = false;
-  if (!any_active()) return CUDA_SUCCESS;
-  std::lock_guard<std::mutex> lock(graph_lock());
-  Capture* c = stream->capture;
-  if (c == nullptr) {
-    g_captured_events.erase(event);  // re-recorded outside any capture
-    return CUDA_SUCCESS;
-  }
-  *handled = true;
-  if (c->invalidated) return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
-  g_captured_events[event] = CapturedRecord{c->id, stream->capture_deps};
-  return CUDA_SUCCESS;
-}
-
-// cuStreamWaitEvent: forks and joins between streams of one capture, and the
-// errors for waits that would cross a capture's boundary.
-CUresult capture_stream_wait_event(Stream* stream, CUevent event, unsigned flags, bool* handled) {
-  *handled = false;
-  if (!any_active()) return CUDA_SUCCESS;
-  std::lock_guard<std::mutex> lock(graph_lock());
-  const CapturedRecord* record = nullptr;
-  Capture* ec = capture_of_event(event, &record);
-  Capture* sc = stream->capture;
-  if (ec == nullptr && sc == nullptr) return CUDA_SUCCESS;
-  *handled = true;
-  if (ec == nullptr) {
-    // "It is invalid to wait on a non-captured event from a stream which is
-    // being captured without specifying cudaEventWaitExternal." External
-    // event-wait nodes are not simulated.
-    sc->invalidated = true;
-    return (flags & CU_EVENT_WAIT_EXTERNAL) ? CUDA_ERROR_NOT_SUPPORTED : CUDA_ERROR_STREAM_CAPTURE_ISOLATION;
-  }
-  if (sc != nullptr && sc != ec) {
-    sc->invalidated = ec->invalidated = true;
-    return CUDA_ERROR_STREAM_CAPTURE_MERGE;
-  }
-  if (stream->legacy) {
-    ec->invalidated = true;
-    return CUDA_ERROR_STREAM_CAPTURE_IMPLICIT;
-  }
-  if (ec->invalidated) return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
-  if (sc == nullptr) {  // fork: the stream joins the capture
-    stream->capture = ec;
-    stream->capture_deps = record->nodes;
-    ec->streams.push_back(stream);
-  } else {              // join
-    add_unique(&stream->capture_deps, record->nodes);
-  }
-  return CUDA_SUCCESS;
-}
-
-// cuEventQuery / cuEventSynchronize: an event last recorded in an active
-// capture represents no work that runs (CUDA_ERROR_CAPTURED_EVENT).
-CUresult capture_check_event(CUevent event) {
-  if (!any_active()) return CUDA_SUCCESS;
-  std::lock_guard<std::mutex> lock(graph_lock());
-  const CapturedRecord* record = nullptr;
-  Capture* c = capture_of_event(event, &record);
-  if (c == nullptr) return CUDA_SUCCESS;
-  c->invalidated = true;
-  return CUDA_ERROR_CAPTURED_EVENT;
 }
 
 // ---- the thread's capture interaction mode ----------------------------------------

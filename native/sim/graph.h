@@ -1,7 +1,7 @@
 // graph.h — CUDA graphs and stream capture, shared by graph.cc (graphs and
 // their nodes), graph_nodes.cc (kernel, memset, memcpy nodes), graph_exec.cc
-// (instantiate, launch), capture.cc (recording stream work) and capture_api.cc
-// (cuStreamBeginCapture and friends).
+// (instantiate, launch), capture.cc (recording stream work), capture_events.cc
+// (events in captures) and capture_api.cc (cuStreamBeginCapture and friends).
 //
 // Model
 //   A node is a unit of device work prepared when it is created: a closure with
@@ -102,11 +102,17 @@ Capture* begin_capture(Stream* stream, Graph* graph, CUstreamCaptureMode mode, s
 // origin's dependency set at the end and every other stream's set.
 void end_capture(Capture* capture, std::vector<GraphNode*>* origin_deps,
                  std::vector<std::vector<GraphNode*>>* other_deps);
+// Some capture is active (a lock-free hint; recheck under the lock).
+bool captures_active();
+// The active capture with `id`, or null once it has ended.
+Capture* active_capture(uint64_t id);
+// capture_events.cc: drops what events remember of an ended capture.
+void forget_captured_events(uint64_t capture_id);
 // The legacy stream `stream` is unusable: a blocking stream of its context
 // captures. With `invalidate`, those captures are invalidated.
 bool legacy_blocked(const Stream* stream, bool invalidate);
 
-// ---- stream capture and events (capture.cc); callers hold no lock ----------------
+// ---- stream capture and events (capture.cc, capture_events.cc); callers hold no lock ----------------
 
 // cuEventRecord on a capturing stream: the event remembers the stream's
 // dependency set and nothing is queued (*handled = true).
