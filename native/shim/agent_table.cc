@@ -17,6 +17,7 @@
 
 #include "gpupool/node_table.h"
 #include "log.h"
+#include "region.h"
 #include "shim_config.h"
 
 namespace gpupool::shim {
@@ -27,6 +28,7 @@ static_assert(kMaxDevices == GPUPOOL_NODE_MAX_DEVICES, "a job device per limit s
 
 // Written once by attach (under quota.cc's mutex) before g_attached is
 // published with release; read only after g_attached is seen true.
+const gpupool_node_table* g_table = nullptr;
 const gpupool_node_job* g_job = nullptr;
 uint64_t g_generation = 0;
 char g_key[GPUPOOL_NODE_JOB_BYTES];
@@ -169,6 +171,7 @@ bool agent_table_attach(const char* path, int entry, const char* job, std::strin
              gpupool_node_load_u64(&j.generation) != generation)
       *why = at + " was released while being read";
     if (why->empty()) {
+      g_table = t;
       g_job = &j;
       g_generation = generation;
       std::memcpy(g_key, job, len);
@@ -222,6 +225,33 @@ bool agent_table_limit(int device, uint64_t* limit) {
               static_cast<unsigned long long>(generation));
   }
   return false;
+}
+
+int agent_table_entry() { return g_attached.load(std::memory_order_acquire) ? g_entry : -1; }
+
+bool agent_table_entry_ours() {
+  if (!g_attached.load(std::memory_order_acquire)) return false;
+  return gpupool_node_load_state(&g_job->state) == GPUPOOL_JOB_RUNNING &&
+         gpupool_node_load_u64(&g_job->generation) == g_generation;
+}
+
+const gpupool_node_slice* agent_table_slice(int physical) {
+  if (!g_attached.load(std::memory_order_acquire)) return nullptr;
+  if (physical < 0 || physical >= static_cast<int>(GPUPOOL_NODE_MAX_DEVICES)) return nullptr;
+  return &g_table->slices[physical];
+}
+
+int agent_table_physical(int device) {
+  if (device < 0 || device >= kMaxDevices) return -1;
+  return g_physical[device].load(std::memory_order_relaxed);
+}
+
+bool agent_table_agent_alive() {
+  if (!g_attached.load(std::memory_order_acquire)) return false;
+  const gpupool_node_header& h = g_table->header;
+  const int32_t pid = __atomic_load_n(&h.agent_pid, __ATOMIC_ACQUIRE);
+  const uint64_t start = __atomic_load_n(&h.agent_start_time, __ATOMIC_ACQUIRE);
+  return pid > 0 && process_alive(pid, start);
 }
 
 }  // namespace gpupool::shim

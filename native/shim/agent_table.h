@@ -52,6 +52,7 @@
 #include <cstdint>
 #include <string>
 
+#include "gpupool/node_table.h"
 #include "quota.h"
 
 namespace gpupool::shim {
@@ -70,6 +71,29 @@ bool agent_table_limit(int device, uint64_t* limit);
 // The CUDA_VISIBLE_DEVICES (nullptr: unset) the driver initialised with. The
 // first call wins: the driver reads it once.
 void agent_table_note_visible(const char* cuda_visible);
+
+// ---- time slices (gate.h) ----------------------------------------------------------
+// All lock-free and without system calls unless noted; false/-1/nullptr when
+// not attached.
+
+// jobs[] index of this job's entry; -1 when not attached. The slice holder
+// that lets this job submit is entry + 1.
+int agent_table_entry();
+
+// Whether the entry is still this job's: RUNNING with the generation seen at
+// attach (two atomic loads; no warning, unlike agent_table_limit()).
+bool agent_table_entry_ours();
+
+// slices[physical] of the table, read-only; nullptr when not attached or
+// physical is outside 0..GPUPOOL_NODE_MAX_DEVICES-1.
+const gpupool_node_slice* agent_table_slice(int physical);
+
+// The physical ordinal of job device `device` (see Devices); -1 if unknown.
+int agent_table_physical(int device);
+
+// Whether the agent that last opened the table (header agent_pid and
+// agent_start_time) is alive. Reads /proc: system calls, slow paths only.
+bool agent_table_agent_alive();
 
 // ---- pure helper ----------------------------------------------------------------
 

@@ -56,18 +56,59 @@
   X(cuDevicePrimaryCtxRetain)                                                             \
   X(cuDevicePrimaryCtxRelease) X(cuDevicePrimaryCtxRelease_v2)                            \
   X(cuDevicePrimaryCtxReset) X(cuDevicePrimaryCtxReset_v2)                                \
-  /* work submission (hooks_launch.cc) */                                                 \
+  /* work submission, through the time-slice gate (hooks_launch.cc) */                                                 \
   X(cuLaunchKernel) X(cuLaunchKernel_ptsz)                                                \
   X(cuLaunchKernelEx) X(cuLaunchKernelEx_ptsz)                                            \
   X(cuLaunchCooperativeKernel) X(cuLaunchCooperativeKernel_ptsz)                          \
   X(cuGraphLaunch) X(cuGraphLaunch_ptsz)                                                  \
-  X(cuLaunch) X(cuLaunchGrid) X(cuLaunchGridAsync)
+  X(cuLaunch) X(cuLaunchGrid) X(cuLaunchGridAsync)                                       \
+  /* copies (hooks_copy.cc) */                                                            \
+  X(cuMemcpy) X(cuMemcpy2D) X(cuMemcpy2DAsync) X(cuMemcpy2DAsync_v2)                    \
+  X(cuMemcpy2DAsync_v2_ptsz) X(cuMemcpy2DUnaligned) X(cuMemcpy2DUnaligned_v2)           \
+  X(cuMemcpy2DUnaligned_v2_ptds) X(cuMemcpy2D_v2) X(cuMemcpy2D_v2_ptds) X(cuMemcpy3D)   \
+  X(cuMemcpy3DAsync) X(cuMemcpy3DAsync_v2) X(cuMemcpy3DAsync_v2_ptsz)                   \
+  X(cuMemcpy3DBatchAsync) X(cuMemcpy3DBatchAsync_ptsz) X(cuMemcpy3DBatchAsync_v2)       \
+  X(cuMemcpy3DBatchAsync_v2_ptsz) X(cuMemcpy3DPeer) X(cuMemcpy3DPeerAsync)              \
+  X(cuMemcpy3DPeerAsync_ptsz) X(cuMemcpy3DPeer_ptds) X(cuMemcpy3D_v2)                   \
+  X(cuMemcpy3D_v2_ptds) X(cuMemcpyAsync) X(cuMemcpyAsync_ptsz) X(cuMemcpyAtoA)          \
+  X(cuMemcpyAtoA_v2) X(cuMemcpyAtoA_v2_ptds) X(cuMemcpyAtoD) X(cuMemcpyAtoD_v2)         \
+  X(cuMemcpyAtoD_v2_ptds) X(cuMemcpyAtoH) X(cuMemcpyAtoHAsync) X(cuMemcpyAtoHAsync_v2)  \
+  X(cuMemcpyAtoHAsync_v2_ptsz) X(cuMemcpyAtoH_v2) X(cuMemcpyAtoH_v2_ptds)               \
+  X(cuMemcpyBatchAsync) X(cuMemcpyBatchAsync_ptsz) X(cuMemcpyBatchAsync_v2)             \
+  X(cuMemcpyBatchAsync_v2_ptsz) X(cuMemcpyDtoA) X(cuMemcpyDtoA_v2)                      \
+  X(cuMemcpyDtoA_v2_ptds) X(cuMemcpyDtoD) X(cuMemcpyDtoDAsync) X(cuMemcpyDtoDAsync_v2)  \
+  X(cuMemcpyDtoDAsync_v2_ptsz) X(cuMemcpyDtoD_v2) X(cuMemcpyDtoD_v2_ptds)               \
+  X(cuMemcpyDtoH) X(cuMemcpyDtoHAsync) X(cuMemcpyDtoHAsync_v2)                          \
+  X(cuMemcpyDtoHAsync_v2_ptsz) X(cuMemcpyDtoH_v2) X(cuMemcpyDtoH_v2_ptds)               \
+  X(cuMemcpyHtoA) X(cuMemcpyHtoAAsync) X(cuMemcpyHtoAAsync_v2)                          \
+  X(cuMemcpyHtoAAsync_v2_ptsz) X(cuMemcpyHtoA_v2) X(cuMemcpyHtoA_v2_ptds)               \
+  X(cuMemcpyHtoD) X(cuMemcpyHtoDAsync) X(cuMemcpyHtoDAsync_v2)                          \
+  X(cuMemcpyHtoDAsync_v2_ptsz) X(cuMemcpyHtoD_v2) X(cuMemcpyHtoD_v2_ptds)               \
+  X(cuMemcpyPeer) X(cuMemcpyPeerAsync) X(cuMemcpyPeerAsync_ptsz) X(cuMemcpyPeer_ptds)   \
+  X(cuMemcpy_ptds)                                                                      \
+  /* memsets (hooks_memset.cc) */                                                          \
+  X(cuMemsetD16) X(cuMemsetD16Async) X(cuMemsetD16Async_ptsz) X(cuMemsetD16_v2)         \
+  X(cuMemsetD16_v2_ptds) X(cuMemsetD2D16) X(cuMemsetD2D16Async)                         \
+  X(cuMemsetD2D16Async_ptsz) X(cuMemsetD2D16_v2) X(cuMemsetD2D16_v2_ptds)               \
+  X(cuMemsetD2D32) X(cuMemsetD2D32Async) X(cuMemsetD2D32Async_ptsz) X(cuMemsetD2D32_v2) \
+  X(cuMemsetD2D32_v2_ptds) X(cuMemsetD2D8) X(cuMemsetD2D8Async)                         \
+  X(cuMemsetD2D8Async_ptsz) X(cuMemsetD2D8_v2) X(cuMemsetD2D8_v2_ptds) X(cuMemsetD32)   \
+  X(cuMemsetD32Async) X(cuMemsetD32Async_ptsz) X(cuMemsetD32_v2) X(cuMemsetD32_v2_ptds) \
+  X(cuMemsetD8) X(cuMemsetD8Async) X(cuMemsetD8Async_ptsz) X(cuMemsetD8_v2)             \
+  X(cuMemsetD8_v2_ptds)
 
-#define GPUPOOL_SHIM_HELPERS(X) \
-  X(cuCtxGetCurrent)            \
-  X(cuCtxGetDevice)             \
-  X(cuStreamGetDevice)          \
-  X(cuDevicePrimaryCtxGetState)
+#define GPUPOOL_SHIM_HELPERS(X)                                        \
+  X(cuCtxGetCurrent)                                                   \
+  X(cuCtxGetDevice)                                                    \
+  X(cuStreamGetDevice)                                                 \
+  X(cuDevicePrimaryCtxGetState)                                        \
+  /* the time-slice gate (gate*.cc) */                                 \
+  X(cuCtxSetCurrent) X(cuCtxPushCurrent_v2) X(cuCtxPopCurrent_v2)      \
+  X(cuStreamGetCtx) X(cuStreamIsCapturing) X(cuStreamSynchronize)      \
+  X(cuEventCreate) X(cuEventDestroy_v2) X(cuEventRecord)               \
+  X(cuEventQuery) X(cuEventSynchronize)                                \
+  X(cuEventElapsedTime) X(cuEventElapsedTime_v2)                       \
+  X(cuThreadExchangeStreamCaptureMode)
 
 namespace gpupool::shim {
 
@@ -103,12 +144,10 @@ void hook_table_publish();
 // something the shim hooks in some variant.
 bool hooked_base_name(const char* symbol);
 
-// ---- the time-slice gate (hooks_launch.cc) -------------------------------------
-// False in this issue; the time-slicing issue sets it while a job must wait.
-// Read with one relaxed load on every launch.
+// ---- the time-slice gate (gate.h) -------------------------------------------------
+// Set while the process runs under the agent's node table; read with one
+// relaxed load by every gated hook (launches, copies, memsets).
 extern std::atomic<bool> g_launch_gate_active;
-// Cold path taken only while the gate is active.
-CUresult launch_gate_wait();
 
 }  // namespace gpupool::shim
 

@@ -4,10 +4,12 @@
 // stream-ordered, arrays) without frees the shim could see: cuCtxDestroy, a
 // primary context's reset, and the release that leaves a primary context
 // inactive uncharge everything recorded for that context (hooks_memory.cc
-// records it).
+// records it). The time-slice gate first retires its in-flight work in the
+// context and then forgets the context's timing events (gate.h).
 #include <vector>
 
 #include "allocations.h"
+#include "gate.h"
 #include "hook_table.h"
 #include "log.h"
 #include "quota.h"
@@ -25,9 +27,11 @@ void uncharge_all(const std::vector<Recorded>& released) {
 // may be reused the moment the context is gone) and restored if it fails.
 template <typename Call>
 CUresult context_teardown(uint64_t context, Call call) {
+  gate_context_teardown(reinterpret_cast<CUcontext>(context), true);
   std::vector<Recorded> taken = allocations_take_context(context);
   CUresult r = call();
   if (r == CUDA_SUCCESS) {
+    gate_context_gone(reinterpret_cast<CUcontext>(context));
     if (!taken.empty()) GPUPOOL_LOG_DEBUG("context %#llx destroyed with %zu allocations: uncharged",
                                           static_cast<unsigned long long>(context), taken.size());
     uncharge_all(taken);
@@ -44,7 +48,13 @@ void after_primary_release(CUdevice dev) {
   unsigned int flags = 0;
   int active = 1;
   if (state == nullptr || state(dev, &flags, &active) != CUDA_SUCCESS || active) return;
+  gate_context_gone(reinterpret_cast<CUcontext>(primary_context(dev)));
   uncharge_all(allocations_take_context(primary_context(dev)));
+}
+
+// Before a primary release: it may be the last one, which destroys the context.
+void before_primary_release(CUdevice dev) {
+  gate_context_teardown(reinterpret_cast<CUcontext>(primary_context(dev)), false);
 }
 
 }  // namespace
@@ -72,6 +82,7 @@ SHIM_EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext* pctx, CUdevice dev) {
 SHIM_EXPORT CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev) {
   auto real = SHIM_REAL(cuDevicePrimaryCtxRelease_v2);
   if (real == nullptr) return missing_real_result();
+  before_primary_release(dev);
   CUresult r = real(dev);
   if (r == CUDA_SUCCESS) after_primary_release(dev);
   return r;
@@ -80,6 +91,7 @@ SHIM_EXPORT CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev) {
 SHIM_EXPORT CUresult cuDevicePrimaryCtxRelease(CUdevice dev) {
   auto real = SHIM_REAL(cuDevicePrimaryCtxRelease);
   if (real == nullptr) return missing_real_result();
+  before_primary_release(dev);
   CUresult r = real(dev);
   if (r == CUDA_SUCCESS) after_primary_release(dev);
   return r;

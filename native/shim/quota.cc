@@ -418,6 +418,15 @@ uint64_t quota_used(int device) {
   return region_load(&g_att.load(std::memory_order_acquire)->region->devices[device].used_bytes);
 }
 
+gpupool_region_gate* quota_gate(int physical, int pid) {
+  if (physical < 0 || physical >= kMaxDevices) return nullptr;
+  if (!quota_ready()) return nullptr;
+  Attachment* a = nullptr;
+  int slot = -1;
+  if (!current_slot(static_cast<pid_t>(pid), &a, &slot)) return nullptr;
+  return &a->region->gates[slot].device[physical];
+}
+
 gpupool_region* quota_test_region() {
   Attachment* a = g_att.load(std::memory_order_acquire);
   return a == nullptr ? nullptr : a->region;

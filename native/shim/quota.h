@@ -49,6 +49,8 @@
 
 #include <cstdint>
 
+struct gpupool_region_gate;  // gpupool/control_region.h
+
 namespace gpupool::shim {
 
 constexpr int kMaxDevices = 16;
@@ -72,5 +74,12 @@ uint64_t quota_limit(int device);
 
 // Bytes charged on `device` by all live processes of the job.
 uint64_t quota_used(int device);
+
+// This process's gate row for physical device `physical` in the job's region
+// (gates[slot].device[physical], control_region.h Gates), claiming a slot if
+// the process has none yet; nullptr when the region was refused or physical
+// is outside 0..kMaxDevices-1. `pid` is this process's (callers cache it:
+// getpid() is a system call). The row stays valid while the process lives.
+::gpupool_region_gate* quota_gate(int physical, int pid);
 
 }  // namespace gpupool::shim

@@ -398,6 +398,15 @@ int region_claim_slot_locked(gpupool_region* region, int32_t pid, uint64_t start
   s.pid = pid;
   s.start_time = start_time;
   for (int d = 0; d < kDevices; ++d) s.used[d] = 0;
+  // control_region.h, Gates: a reader that tracks (pid, start_time) must see
+  // the counters of this process only, never a predecessor's.
+  for (gpupool_region_gate& g : region->gates[free_slot].device) {
+    __atomic_store_n(&g.in_flight, 0u, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&g.waiting, 0u, __ATOMIC_RELAXED);
+    for (uint64_t* f : {&g.last_submit_ns, &g.device_ns, &g.wait_ns, &g.evicted_seq, &g.resident_bytes,
+                        &g.swapped_out_bytes, &g.swapped_in_bytes})
+      __atomic_store_n(f, uint64_t{0}, __ATOMIC_RELAXED);
+  }
   __atomic_store_n(&s.state, GPUPOOL_SLOT_LIVE, __ATOMIC_RELEASE);
   return free_slot;
 }

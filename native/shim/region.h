@@ -53,8 +53,8 @@ uint64_t proc_start_time(pid_t pid);
 // started at `start_time` (0: not compared).
 bool process_alive(int32_t pid, uint64_t start_time);
 
-// Under lock. Claims a free slot for (pid, start_time) with zero usage; -1 if
-// none is free. A LIVE slot that already names `pid` is freed first: it is
+// Under lock. Claims a free slot for (pid, start_time) with zero usage and
+// its gates (gates[slot]) cleared; -1 if none is free. A LIVE slot that already names `pid` is freed first: it is
 // this process's from before an exec, or a dead process's whose pid was
 // reused; either way its usage is gone.
 int region_claim_slot_locked(gpupool_region* region, int32_t pid, uint64_t start_time);

@@ -6,6 +6,7 @@
 //   - hands GPUPOOL_VISIBLE_DEVICES to the driver as CUDA_VISIBLE_DEVICES
 //     (devices.h) — it must be in the environment before cuInit,
 //   - arms the fork handlers of the allocation map,
+//   - activates the time-slice gate when the agent started the job (gate.h),
 //   - finds glibc's dlsym.
 // It does not load the driver or attach the quota region: a process that never
 // calls the driver (a shell, a compiler under the same LD_PRELOAD) pays for
@@ -13,6 +14,7 @@
 // here goes straight to glibc (real_driver.h, Recursion).
 #include "allocations.h"
 #include "devices.h"
+#include "gate.h"
 #include "real_driver.h"
 #include "shim_config.h"
 
@@ -24,6 +26,7 @@ __attribute__((constructor)) void gpupool_shim_start() {
   shim_config_init();
   devices_apply();
   allocations_init();
+  gate_init();
   real_dlsym();
 }
 

@@ -185,6 +185,7 @@ SIM_API CUresult cuCtxGetDevice_v2(CUdevice* dev, CUcontext handle) {
 SIM_API CUresult cuCtxSynchronize() {
   Context* ctx = nullptr;
   if (CUresult r = require_context(&ctx); r != CUDA_SUCCESS) return r;
+  if (CUresult r = capture_check_context_sync(ctx); r != CUDA_SUCCESS) return r;
   return synchronize_context(ctx);
 }
 
@@ -192,6 +193,7 @@ SIM_API CUresult cuCtxSynchronize_v2(CUcontext handle) {
   if (handle == nullptr) return cuCtxSynchronize();
   Context* ctx = nullptr;
   if (CUresult r = check_context(handle, &ctx); r != CUDA_SUCCESS) return r;
+  if (CUresult r = capture_check_context_sync(ctx); r != CUDA_SUCCESS) return r;
   return synchronize_context(ctx);
 }
 

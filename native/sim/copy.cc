@@ -26,10 +26,25 @@
 
 namespace gpupool::sim {
 
+std::function<CUresult()> copy_work(const CopyPlan& plan, std::shared_ptr<char[]> keep_alive) {
+  return [p = plan, keep_alive] {
+    for (size_t i = 0; i < p.rows; ++i)
+      memmove(reinterpret_cast<void*>(p.dst + i * p.dst_pitch), reinterpret_cast<const void*>(p.src + i * p.src_pitch),
+              p.width);
+    return CUDA_SUCCESS;
+  };
+}
+
 CUresult enqueue_copy(Stream* stream, const CopyPlan& plan, bool async) {
+  if (!async) {
+    if (CUresult r = capture_check_unsafe(); r != CUDA_SUCCESS) return r;
+  }
+  // A captured copy becomes a memcpy node, which reads and writes host memory
+  // when the graph runs: nothing is staged or waited for now.
+  bool captured = async && stream_capturing(stream);
   CopyPlan p = plan;
   std::shared_ptr<char[]> staged;
-  if (async && plan.src_pageable) {
+  if (async && plan.src_pageable && !captured) {
     size_t total = plan.width * plan.rows;  // callers checked it fits the address space
     staged.reset(new (std::nothrow) char[total]);
     if (!staged) return CUDA_ERROR_OUT_OF_MEMORY;
@@ -39,13 +54,9 @@ CUresult enqueue_copy(Stream* stream, const CopyPlan& plan, bool async) {
     p.src = reinterpret_cast<uintptr_t>(staged.get());
     p.src_pitch = plan.width;
   }
-  submit(stream, [p, staged] {
-    for (size_t i = 0; i < p.rows; ++i)
-      memmove(reinterpret_cast<void*>(p.dst + i * p.dst_pitch), reinterpret_cast<const void*>(p.src + i * p.src_pitch),
-              p.width);
-    return CUDA_SUCCESS;
-  });
-  if (!async || plan.dst_pageable) return synchronize(stream);
+  if (CUresult r = enqueue_work(stream, CU_GRAPH_NODE_TYPE_MEMCPY, copy_work(p, staged), !async); r != CUDA_SUCCESS)
+    return r;
+  if (!captured && (!async || plan.dst_pageable)) return synchronize(stream);
   return CUDA_SUCCESS;
 }
 

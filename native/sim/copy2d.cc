@@ -10,19 +10,10 @@
 // variant is the same copy.
 #include "memory_internal.h"
 
-using namespace gpupool::sim;
+namespace gpupool::sim {
 
-namespace {
-
-struct SideSpec {
-  CUmemorytype type;
-  uintptr_t base;
-  size_t x, y, pitch;
-};
-
-// Validates one side of the copy and returns its first byte in *start.
-CUresult check_side(Context* ctx, const SideSpec& side, size_t width, size_t height, bool write, uintptr_t* start,
-                    bool* pageable) {
+CUresult check_copy_side(Context* ctx, const CopySide& side, size_t width, size_t height, bool write,
+                         uintptr_t* start, bool* pageable) {
   *pageable = false;
   if (side.type == CU_MEMORYTYPE_ARRAY) return CUDA_ERROR_NOT_SUPPORTED;
   if (side.type != CU_MEMORYTYPE_HOST && side.type != CU_MEMORYTYPE_DEVICE && side.type != CU_MEMORYTYPE_UNIFIED)
@@ -46,6 +37,12 @@ CUresult check_side(Context* ctx, const SideSpec& side, size_t width, size_t hei
   return CUDA_ERROR_INVALID_VALUE;
 }
 
+}  // namespace gpupool::sim
+
+using namespace gpupool::sim;
+
+namespace {
+
 CUresult copy_2d(const CUDA_MEMCPY2D* pc, CUstream h, bool per_thread, bool async) {
   Context* ctx = nullptr;
   if (CUresult r = require_context(&ctx); r != CUDA_SUCCESS) return r;
@@ -56,19 +53,19 @@ CUresult copy_2d(const CUDA_MEMCPY2D* pc, CUstream h, bool per_thread, bool asyn
   auto base_of = [](CUmemorytype type, const void* host, CUdeviceptr dev) {
     return type == CU_MEMORYTYPE_HOST ? reinterpret_cast<uintptr_t>(host) : static_cast<uintptr_t>(dev);
   };
-  SideSpec src{pc->srcMemoryType, base_of(pc->srcMemoryType, pc->srcHost, pc->srcDevice), pc->srcXInBytes,
+  CopySide src{pc->srcMemoryType, base_of(pc->srcMemoryType, pc->srcHost, pc->srcDevice), pc->srcXInBytes,
                pc->srcY, pc->srcPitch};
-  SideSpec dst{pc->dstMemoryType, base_of(pc->dstMemoryType, pc->dstHost, pc->dstDevice), pc->dstXInBytes,
+  CopySide dst{pc->dstMemoryType, base_of(pc->dstMemoryType, pc->dstHost, pc->dstDevice), pc->dstXInBytes,
                pc->dstY, pc->dstPitch};
   CopyPlan plan;
   plan.width = pc->WidthInBytes;
   plan.rows = pc->Height;
   plan.dst_pitch = dst.pitch;
   plan.src_pitch = src.pitch;
-  if (CUresult r = check_side(ctx, dst, plan.width, plan.rows, true, &plan.dst, &plan.dst_pageable);
+  if (CUresult r = check_copy_side(ctx, dst, plan.width, plan.rows, true, &plan.dst, &plan.dst_pageable);
       r != CUDA_SUCCESS)
     return r;
-  if (CUresult r = check_side(ctx, src, plan.width, plan.rows, false, &plan.src, &plan.src_pageable);
+  if (CUresult r = check_copy_side(ctx, src, plan.width, plan.rows, false, &plan.src, &plan.src_pageable);
       r != CUDA_SUCCESS)
     return r;
   size_t total = 0;  // staging a pageable source needs width * height bytes

@@ -3,10 +3,11 @@
 // Recording queues an item that stamps the steady clock when the device
 // executor reaches it, so cuEventElapsedTime measures simulated device time
 // (a spin kernel of 2 ms between two records reads about 2 ms), not the time
-// the host spent issuing calls.
+// the host spent issuing calls. Recording on a capturing stream queues nothing:
+// the event then stands for the captured work (capture.cc).
 #include <chrono>
 
-#include "sim.h"
+#include "graph.h"
 
 namespace gpupool::sim {
 namespace {
@@ -50,6 +51,11 @@ CUresult record(CUevent handle, CUstream stream, bool per_thread_api) {
   Stream* s = nullptr;
   if (CUresult r = resolve_stream(ctx, stream, per_thread_api, &s); r != CUDA_SUCCESS) return r;
   if (s->ctx->device != e->ctx->device) return CUDA_ERROR_INVALID_HANDLE;
+  bool captured = false;
+  if (CUresult r = capture_event_record(s, handle, &captured); captured || r != CUDA_SUCCESS) return r;
+  // The legacy stream beside a blocking capture is refused before the record
+  // is queued; stamping a sequence number needs a direct submit.
+  if (CUresult r = capture_check_legacy(s); r != CUDA_SUCCESS) return r;
   e->device.store(s->ctx->device);
   e->seq.store(submit(s, [e] {
     e->stamp_ns.store(now_ns());
@@ -118,6 +124,7 @@ SIM_API CUresult cuEventQuery(CUevent handle) {
   if (CUresult r = require_init(); r != CUDA_SUCCESS) return r;
   Event* e = nullptr;
   if (CUresult r = lookup(handle, &e); r != CUDA_SUCCESS) return r;
+  if (CUresult r = capture_check_event(handle); r != CUDA_SUCCESS) return r;
   if (int sticky = e->ctx->sticky_error.load(); sticky != CUDA_SUCCESS) return static_cast<CUresult>(sticky);
   return complete(e) ? CUDA_SUCCESS : CUDA_ERROR_NOT_READY;
 }
@@ -126,6 +133,7 @@ SIM_API CUresult cuEventSynchronize(CUevent handle) {
   if (CUresult r = require_init(); r != CUDA_SUCCESS) return r;
   Event* e = nullptr;
   if (CUresult r = lookup(handle, &e); r != CUDA_SUCCESS) return r;
+  if (CUresult r = capture_check_event(handle); r != CUDA_SUCCESS) return r;
   if (uint64_t seq = e->seq.load(); seq != 0) e->device.load()->executor->wait(seq);
   return static_cast<CUresult>(e->ctx->sticky_error.load());
 }

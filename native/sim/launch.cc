@@ -4,12 +4,14 @@
 // A launch is validated as the driver does it (function handle, context,
 // grid and block limits, dynamic shared memory, parameters), the parameter
 // values are copied at launch time (the caller may reuse its buffers at once,
-// as with the driver), and the built-in CPU kernel is queued on the stream.
-// It runs later on the device executor; an illegal address it detects becomes
-// the context's sticky error there.
+// as with the driver), and the built-in CPU kernel is queued on the stream
+// (or recorded as a graph node while the stream is captured). It runs later on
+// the device executor; an illegal address it detects becomes the context's
+// sticky error there. prepare_kernel is the part graph kernel nodes share.
 #include <cstring>
 #include <memory>
 
+#include "graph.h"
 #include "module.h"
 
 namespace gpupool::sim {
@@ -64,17 +66,17 @@ CUresult copy_params(const ptx::Entry& entry, void** kernel_params, void** extra
   return CUDA_SUCCESS;
 }
 
-CUresult launch(const Launch& l) {
-  Context* ctx = nullptr;
-  CUresult r = require_context(&ctx);
-  if (r != CUDA_SUCCESS) return r;
+}  // namespace
+
+CUresult prepare_kernel(Context* ctx, CUfunction handle, const unsigned grid[3], const unsigned block[3],
+                        unsigned shared_bytes, void** kernel_params, void** extra,
+                        std::function<CUresult()>* work) {
   Function* f = nullptr;
-  r = check_function(l.f, &f);
+  CUresult r = check_function(handle, &f);
   if (r != CUDA_SUCCESS) return r;
+  if (ctx == nullptr) ctx = f->module->ctx;
   if (f->module->ctx != ctx) return CUDA_ERROR_INVALID_HANDLE;  // functions are per context
 
-  const unsigned* grid = l.geometry.grid;
-  const unsigned* block = l.geometry.block;
   for (int i = 0; i < 3; ++i) {
     if (grid[i] == 0 || block[i] == 0) return CUDA_ERROR_INVALID_VALUE;
   }
@@ -88,27 +90,38 @@ CUresult launch(const Launch& l) {
                       block[2] != (req[2] ? req[2] : 1))) {
     return CUDA_ERROR_INVALID_VALUE;
   }
-  if (l.geometry.shared_bytes > static_cast<unsigned>(f->max_dynamic_shared.load())) {
-    return CUDA_ERROR_INVALID_VALUE;
-  }
-  Stream* stream = nullptr;
-  r = resolve_stream(ctx, l.stream, l.per_thread, &stream);
-  if (r != CUDA_SUCCESS) return r;
+  if (shared_bytes > static_cast<unsigned>(f->max_dynamic_shared.load())) return CUDA_ERROR_INVALID_VALUE;
 
   auto args = std::make_shared<std::vector<uint8_t>>();
-  r = copy_params(*f->entry, l.kernel_params, l.extra, args.get());
+  r = copy_params(*f->entry, kernel_params, extra, args.get());
   if (r != CUDA_SUCCESS) return r;
   std::vector<size_t> offsets;
   for (const ptx::Param& p : f->entry->params) offsets.push_back(p.offset);
 
   KernelFn run = f->kernel->run;
-  LaunchGeometry geometry = l.geometry;
-  submit(stream, [ctx, run, geometry, args, offsets]() {
+  LaunchGeometry geometry{{grid[0], grid[1], grid[2]}, {block[0], block[1], block[2]}, shared_bytes};
+  *work = [ctx, run, geometry, args, offsets]() {
     std::vector<const uint8_t*> params;
     for (size_t offset : offsets) params.push_back(args->data() + offset);
     return run(ctx, geometry, params.data());
-  });
+  };
   return CUDA_SUCCESS;
+}
+
+namespace {
+
+CUresult launch(const Launch& l) {
+  Context* ctx = nullptr;
+  CUresult r = require_context(&ctx);
+  if (r != CUDA_SUCCESS) return r;
+  std::function<CUresult()> work;
+  r = prepare_kernel(ctx, l.f, l.geometry.grid, l.geometry.block, l.geometry.shared_bytes, l.kernel_params,
+                     l.extra, &work);
+  if (r != CUDA_SUCCESS) return r;
+  Stream* stream = nullptr;
+  r = resolve_stream(ctx, l.stream, l.per_thread, &stream);
+  if (r != CUDA_SUCCESS) return r;
+  return enqueue_work(stream, CU_GRAPH_NODE_TYPE_KERNEL, std::move(work), false);
 }
 
 CUresult launch_kernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,

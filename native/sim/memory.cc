@@ -111,6 +111,8 @@ using namespace gpupool::sim;
 SIM_API CUresult cuMemAlloc_v2(CUdeviceptr* dptr, size_t bytesize) {
   Context* ctx = nullptr;
   if (CUresult r = require_context(&ctx); r != CUDA_SUCCESS) return r;
+  // Allocation and free are "potentially unsafe" during stream capture.
+  if (CUresult r = capture_check_unsafe(); r != CUDA_SUCCESS) return r;
   if (dptr == nullptr) return CUDA_ERROR_INVALID_VALUE;
   return device_alloc(ctx, bytesize, dptr);
 }
@@ -118,6 +120,7 @@ SIM_API CUresult cuMemAlloc_v2(CUdeviceptr* dptr, size_t bytesize) {
 SIM_API CUresult cuMemFree_v2(CUdeviceptr dptr) {
   Context* ctx = nullptr;
   if (CUresult r = require_context(&ctx); r != CUDA_SUCCESS) return r;
+  if (CUresult r = capture_check_unsafe(); r != CUDA_SUCCESS) return r;
   if (dptr == 0) return CUDA_SUCCESS;
   return device_free(ctx, dptr);
 }

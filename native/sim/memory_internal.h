@@ -11,6 +11,8 @@
 // Not part of sim.h: nothing outside these files needs it.
 #pragma once
 
+#include <memory>
+
 #include "sim.h"
 
 namespace gpupool::sim {
@@ -123,6 +125,23 @@ struct CopyPlan {
 // synchronous copy returns when it is done; an asynchronous one snapshots a
 // pageable source at call time and waits for a pageable destination; between
 // pinned/device memory it returns at once.
+// Synchronous copies are "potentially unsafe" during stream capture
+// (capture_check_unsafe); a captured asynchronous copy becomes a memcpy node.
 CUresult enqueue_copy(Stream* stream, const CopyPlan& plan, bool async);
+// The device work of a validated plan; `keep_alive` holds a staging buffer.
+std::function<CUresult()> copy_work(const CopyPlan& plan, std::shared_ptr<char[]> keep_alive = nullptr);
+
+// ---- pitched copies (copy2d.cc) --------------------------------------------
+// One side of a CUDA_MEMCPY2D/3D: memory type, base, (x, y) origin, pitch.
+struct CopySide {
+  CUmemorytype type;
+  uintptr_t base;
+  size_t x, y, pitch;
+};
+// Validates one side of a `width` x `height` copy (arrays: NOT_SUPPORTED;
+// anything outside an allocation: INVALID_VALUE); returns its first byte in
+// *start and whether it is pageable host memory.
+CUresult check_copy_side(Context* ctx, const CopySide& side, size_t width, size_t height, bool write,
+                         uintptr_t* start, bool* pageable);
 
 }  // namespace gpupool::sim

@@ -12,6 +12,7 @@
 //
 // Pools created with cuMemPoolCreate are not simulated (that entry point stays
 // CUDA_ERROR_NOT_SUPPORTED), so a pool handle is always a device's default pool.
+#include "graph.h"
 #include "memory_internal.h"
 
 namespace gpupool::sim {
@@ -46,6 +47,15 @@ void raise_to(std::atomic<long long>& high, long long value) {
   }
 }
 
+// Captured stream-ordered allocations are graph memory nodes, which the sim
+// does not simulate: refused, and the capture invalidated so that it cannot
+// end in a graph that silently lacks them.
+CUresult refuse_capture(Stream* s) {
+  if (!stream_capturing(s)) return CUDA_SUCCESS;
+  capture_invalidate(s);
+  return CUDA_ERROR_NOT_SUPPORTED;
+}
+
 CUresult alloc_async(CUdeviceptr* dptr, size_t bytesize, CUmemoryPool pool, bool use_pool, CUstream hStream,
                      bool per_thread) {
   Context* ctx = nullptr;
@@ -53,6 +63,7 @@ CUresult alloc_async(CUdeviceptr* dptr, size_t bytesize, CUmemoryPool pool, bool
   Stream* s = nullptr;
   if (CUresult r = resolve_stream(ctx, hStream, per_thread, &s); r != CUDA_SUCCESS) return r;
   if (dptr == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult r = refuse_capture(s); r != CUDA_SUCCESS) return r;
   Device* d = s->ctx->device;
   if (use_pool) {
     int ordinal = pool_device(pool);
@@ -73,6 +84,8 @@ CUresult free_async(CUdeviceptr dptr, CUstream hStream, bool per_thread) {
   if (CUresult r = require_context(&ctx); r != CUDA_SUCCESS) return r;
   Stream* s = nullptr;
   if (CUresult r = resolve_stream(ctx, hStream, per_thread, &s); r != CUDA_SUCCESS) return r;
+  if (CUresult r = refuse_capture(s); r != CUDA_SUCCESS) return r;
+  if (CUresult r = capture_check_legacy(s); r != CUDA_SUCCESS) return r;
   if (dptr == 0) return CUDA_SUCCESS;
   RangeInfo r;
   if (!linear_detach(static_cast<uintptr_t>(dptr), type_bit(RangeType::kDevice) | type_bit(RangeType::kManaged),

@@ -3,11 +3,12 @@
 // A memset is device work like a kernel: validated up front (the destination
 // must be device-accessible memory of the right alignment, entirely inside one
 // allocation — otherwise CUDA_ERROR_INVALID_VALUE and nothing is written), then
-// queued on the resolved stream and run on the device's executor in stream
-// order. The synchronous forms return once it has run; the Async forms return
-// at once. _ptds/_ptsz variants use the per-thread default stream for NULL.
+// queued on the resolved stream (recorded as a graph node while it is
+// captured) and run on the device's executor in stream order. The synchronous
+// forms return once it has run; the Async forms return at once. _ptds/_ptsz variants use the per-thread default stream for NULL.
 #include <cstring>
 
+#include "graph.h"
 #include "memory_internal.h"
 
 using namespace gpupool::sim;
@@ -24,15 +25,11 @@ void fill_row(uintptr_t dst, T value, size_t count) {
   for (size_t i = 0; i < count; ++i) p[i] = value;
 }
 
-// `height` rows of `width` elements of T, rows `pitch` bytes apart.
+// Validates `height` rows of `width` elements of T, rows `pitch` bytes apart,
+// and returns the work that writes them.
 template <typename T>
-CUresult memset_2d(CUdeviceptr dst, size_t pitch, T value, size_t width, size_t height, CUstream h,
-                   bool per_thread, bool async) {
-  Context* ctx = nullptr;
-  if (CUresult r = require_context(&ctx); r != CUDA_SUCCESS) return r;
-  Stream* s = nullptr;
-  if (CUresult r = resolve_stream(ctx, async ? h : nullptr, per_thread, &s); r != CUDA_SUCCESS) return r;
-  if (width == 0 || height == 0) return CUDA_SUCCESS;
+CUresult prepare(Context* ctx, CUdeviceptr dst, size_t pitch, T value, size_t width, size_t height,
+                 std::function<CUresult()>* work) {
   // The destination (and, for more than one row, the pitch) must be aligned
   // to the element size.
   if (dst % sizeof(T) != 0 || (height > 1 && pitch % sizeof(T) != 0)) return CUDA_ERROR_INVALID_VALUE;
@@ -43,10 +40,27 @@ CUresult memset_2d(CUdeviceptr dst, size_t pitch, T value, size_t width, size_t 
     return CUDA_ERROR_INVALID_VALUE;
   if (!range_accessible(ctx, static_cast<uintptr_t>(dst), extent, true)) return CUDA_ERROR_INVALID_VALUE;
   uintptr_t base = static_cast<uintptr_t>(dst);
-  submit(s, [base, pitch, value, width, height] {
+  *work = [base, pitch, value, width, height] {
     for (size_t row = 0; row < height; ++row) fill_row<T>(base + row * pitch, value, width);
     return CUDA_SUCCESS;
-  });
+  };
+  return CUDA_SUCCESS;
+}
+
+template <typename T>
+CUresult memset_2d(CUdeviceptr dst, size_t pitch, T value, size_t width, size_t height, CUstream h,
+                   bool per_thread, bool async) {
+  Context* ctx = nullptr;
+  if (CUresult r = require_context(&ctx); r != CUDA_SUCCESS) return r;
+  Stream* s = nullptr;
+  if (CUresult r = resolve_stream(ctx, async ? h : nullptr, per_thread, &s); r != CUDA_SUCCESS) return r;
+  if (!async) {
+    if (CUresult r = capture_check_unsafe(); r != CUDA_SUCCESS) return r;
+  }
+  if (width == 0 || height == 0) return CUDA_SUCCESS;
+  std::function<CUresult()> work;
+  if (CUresult r = prepare<T>(ctx, dst, pitch, value, width, height, &work); r != CUDA_SUCCESS) return r;
+  if (CUresult r = enqueue_work(s, CU_GRAPH_NODE_TYPE_MEMSET, std::move(work), !async); r != CUDA_SUCCESS) return r;
   return async ? CUDA_SUCCESS : synchronize(s);
 }
 
@@ -60,6 +74,20 @@ using U16 = unsigned short;
 using U32 = unsigned int;
 
 }  // namespace
+
+namespace gpupool::sim {
+
+CUresult prepare_memset(Context* ctx, CUdeviceptr dst, size_t pitch, unsigned value, unsigned element_size,
+                        size_t width, size_t height, std::function<CUresult()>* work) {
+  switch (element_size) {
+    case 1: return prepare<U8>(ctx, dst, pitch, static_cast<U8>(value), width, height, work);
+    case 2: return prepare<U16>(ctx, dst, pitch, static_cast<U16>(value), width, height, work);
+    case 4: return prepare<U32>(ctx, dst, pitch, value, width, height, work);
+    default: return CUDA_ERROR_INVALID_VALUE;  // "Must be 1, 2, or 4"
+  }
+}
+
+}  // namespace gpupool::sim
 
 SIM_API CUresult cuMemsetD8_v2(CUdeviceptr d, U8 v, size_t n) { return memset_1d<U8>(d, v, n, nullptr, false, false); }
 SIM_API CUresult cuMemsetD8_v2_ptds(CUdeviceptr d, U8 v, size_t n) {

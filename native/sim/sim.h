@@ -187,9 +187,15 @@ struct Stream {
   unsigned flags = 0;   // CU_STREAM_DEFAULT / CU_STREAM_NON_BLOCKING
   int priority = 0;
   bool builtin = false;  // legacy or per-thread default stream: cannot be destroyed
+  bool legacy = false;   // the context's legacy default stream (never capturable)
   uint64_t id = 0;
   std::atomic<uint64_t> last_seq{0};  // sequence of the last work queued on it
   std::atomic<bool> destroyed{false};
+  // Stream capture (capture.cc), both guarded by graph_lock(): the capture
+  // sequence this stream takes part in, and the nodes its next captured work
+  // depends on.
+  struct Capture* capture = nullptr;
+  std::vector<struct GraphNode*> capture_deps;
 };
 
 extern HandleRegistry<Stream> g_streams;
@@ -212,6 +218,34 @@ CUresult synchronize(Stream* stream);
 // Blocks until all work queued so far on `ctx`'s device has run; returns the
 // sticky error. (cuCtxSynchronize, and the synchronous memcpy/memset variants.)
 CUresult synchronize_context(Context* ctx);
+
+// ---- stream capture (capture.cc) ---------------------------------------------
+// Every entry point that puts device work on a stream goes through
+// enqueue_work, so that stream capture sees all of it.
+
+// Queues `work` on `stream`, or, while the stream is being captured, records it
+// as a graph node of `type` instead (nothing runs). Errors, as the driver's:
+//   STREAM_CAPTURE_IMPLICIT      the legacy stream while a blocking stream of
+//                                its context captures (that capture is invalidated);
+//   STREAM_CAPTURE_INVALIDATED   the stream's capture was invalidated earlier;
+//   STREAM_CAPTURE_UNSUPPORTED   `synchronous` work on a capturing stream
+//                                (the capture is invalidated).
+CUresult enqueue_work(Stream* stream, CUgraphNodeType type, std::function<CUresult()> work, bool synchronous);
+// The stream takes part in a capture sequence (active or invalidated).
+bool stream_capturing(const Stream* stream);
+// Invalidates the capture `stream` takes part in, if any.
+void capture_invalidate(Stream* stream);
+// Guards of calls that would break a capture; CUDA_SUCCESS when the call may go on.
+//   capture_check_unsafe: a "potentially unsafe" call (cuMemAlloc, cuMemFree, a
+//     synchronous copy or memset, cuCtxSynchronize) by a thread the capture modes
+//     prohibit it for (see cuThreadExchangeStreamCaptureMode): UNSUPPORTED, and the
+//     prohibiting captures are invalidated.
+//   capture_check_stream_sync: cuStreamSynchronize/Query of a capturing stream
+//     (UNSUPPORTED) or of the legacy stream beside a blocking capture (IMPLICIT).
+//   capture_check_context_sync: cuCtxSynchronize while a stream of `ctx` captures.
+CUresult capture_check_unsafe();
+CUresult capture_check_stream_sync(Stream* stream);
+CUresult capture_check_context_sync(Context* ctx);
 
 // ---- device memory (memory.cc, vmm.cc) ---------------------------------------
 

@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <unordered_map>
 
-#include "sim.h"
+#include "graph.h"
 
 namespace gpupool::sim {
 
@@ -37,7 +37,10 @@ Stream* make_stream(Context* ctx, unsigned flags, int priority, bool builtin) {
 Stream* legacy_stream(Context* ctx) {
   std::lock_guard<std::mutex> lock(g_legacy_mutex);
   Stream*& s = g_legacy[ctx];
-  if (s == nullptr) s = make_stream(ctx, CU_STREAM_DEFAULT, 0, true);
+  if (s == nullptr) {
+    s = make_stream(ctx, CU_STREAM_DEFAULT, 0, true);
+    s->legacy = true;
+  }
   return s;
 }
 
@@ -92,6 +95,7 @@ CUresult synchronize_context(Context* ctx) {
 }
 
 void streams_release_context(Context* ctx) {
+  captures_release_context(ctx);
   for (Stream* s : g_streams.all()) {
     if (s->ctx == ctx) {
       s->destroyed.store(true);
@@ -142,6 +146,7 @@ SIM_API CUresult cuStreamDestroy(CUstream handle) { return cuStreamDestroy_v2(ha
 static CUresult stream_synchronize(CUstream handle, bool per_thread_api) {
   Stream* s = nullptr;
   if (CUresult r = current_stream(handle, per_thread_api, &s); r != CUDA_SUCCESS) return r;
+  if (CUresult r = capture_check_stream_sync(s); r != CUDA_SUCCESS) return r;
   return synchronize(s);
 }
 SIM_API CUresult cuStreamSynchronize(CUstream h) { return stream_synchronize(h, false); }
@@ -150,6 +155,7 @@ SIM_API CUresult cuStreamSynchronize_ptsz(CUstream h) { return stream_synchroniz
 static CUresult stream_query(CUstream handle, bool per_thread_api) {
   Stream* s = nullptr;
   if (CUresult r = current_stream(handle, per_thread_api, &s); r != CUDA_SUCCESS) return r;
+  if (CUresult r = capture_check_stream_sync(s); r != CUDA_SUCCESS) return r;
   if (int sticky = s->ctx->sticky_error.load(); sticky != CUDA_SUCCESS) return static_cast<CUresult>(sticky);
   return s->ctx->device->executor->done(s->last_seq.load()) ? CUDA_SUCCESS : CUDA_ERROR_NOT_READY;
 }
@@ -167,15 +173,17 @@ static CUresult stream_wait_event(CUstream handle, CUevent event, unsigned int f
   Device* event_device = nullptr;
   uint64_t seq = 0;
   if (CUresult r = event_last_record(event, &event_device, &seq); r != CUDA_SUCCESS) return r;
+  // Within a capture a wait is a fork or a join of the captured work, not a wait.
+  bool captured = false;
+  if (CUresult r = capture_stream_wait_event(s, event, flags, &captured); captured || r != CUDA_SUCCESS) return r;
   // Never recorded: nothing to wait for. Same device: submission order already
   // puts the record before anything queued now.
   if (seq == 0 || event_device == s->ctx->device) return CUDA_SUCCESS;
   DeviceExecutor* other = event_device->executor;
-  submit(s, [other, seq] {
+  return enqueue_work(s, CU_GRAPH_NODE_TYPE_WAIT_EVENT, [other, seq] {
     other->wait(seq);
     return CUDA_SUCCESS;
-  });
-  return CUDA_SUCCESS;
+  }, false);
 }
 SIM_API CUresult cuStreamWaitEvent(CUstream h, CUevent e, unsigned int f) { return stream_wait_event(h, e, f, false); }
 SIM_API CUresult cuStreamWaitEvent_ptsz(CUstream h, CUevent e, unsigned int f) { return stream_wait_event(h, e, f, true); }
@@ -210,16 +218,15 @@ SIM_API CUresult cuStreamGetCtx_v2(CUstream h, CUcontext* c, CUgreenCtx* g) { re
 SIM_API CUresult cuStreamGetCtx_v2_ptsz(CUstream h, CUcontext* c, CUgreenCtx* g) { return stream_get_ctx_v2(h, c, g, true); }
 
 // Host functions run on the executor thread, in stream order, like the driver's
-// callback thread; they must not call CUDA.
+// callback thread; they must not call CUDA. Captured, they become host nodes.
 static CUresult launch_host_func(CUstream handle, CUhostFn fn, void* userData, bool per_thread_api) {
   Stream* s = nullptr;
   if (CUresult r = current_stream(handle, per_thread_api, &s); r != CUDA_SUCCESS) return r;
   if (fn == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  submit(s, [fn, userData] {
+  return enqueue_work(s, CU_GRAPH_NODE_TYPE_HOST, [fn, userData] {
     fn(userData);
     return CUDA_SUCCESS;
-  });
-  return CUDA_SUCCESS;
+  }, false);
 }
 SIM_API CUresult cuLaunchHostFunc(CUstream h, CUhostFn fn, void* d) { return launch_host_func(h, fn, d, false); }
 SIM_API CUresult cuLaunchHostFunc_ptsz(CUstream h, CUhostFn fn, void* d) { return launch_host_func(h, fn, d, true); }
@@ -229,6 +236,13 @@ static CUresult stream_add_callback(CUstream handle, CUstreamCallback cb, void* 
   Stream* s = nullptr;
   if (CUresult r = current_stream(handle, per_thread_api, &s); r != CUDA_SUCCESS) return r;
   if (cb == nullptr || flags != 0) return CUDA_ERROR_INVALID_VALUE;
+  // "this function is not supported with cuStreamBeginCapture and
+  // cuStreamEndCapture, unlike cuLaunchHostFunc."
+  if (stream_capturing(s)) {
+    capture_invalidate(s);
+    return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+  }
+  if (CUresult r = capture_check_legacy(s); r != CUDA_SUCCESS) return r;
   Context* ctx = s->ctx;
   CUstream reported = handle;
   submit(s, [cb, userData, ctx, reported] {

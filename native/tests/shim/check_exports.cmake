@@ -38,7 +38,11 @@ if(bad)
 endif()
 foreach(required dlsym cuGetProcAddress cuGetProcAddress_v2 cuMemAlloc_v2 cuMemFree_v2 cuMemGetInfo_v2
         cuDeviceTotalMem_v2 cuMemAllocManaged cuMemAllocPitch_v2 cuMemCreate cuMemRelease cuMemAllocAsync
-        cuMemAllocFromPoolAsync cuMemFreeAsync cuArrayCreate_v2 cuArray3DCreate_v2 cuArrayDestroy)
+        cuMemAllocFromPoolAsync cuMemFreeAsync cuArrayCreate_v2 cuArray3DCreate_v2 cuArrayDestroy
+        # what the time-slice gate holds back (gate.h)
+        cuLaunchKernel cuLaunchKernel_ptsz cuLaunchKernelEx cuLaunchCooperativeKernel cuGraphLaunch
+        cuGraphLaunch_ptsz cuMemcpyHtoD_v2 cuMemcpyDtoH_v2_ptds cuMemcpyHtoDAsync_v2 cuMemcpy3D_v2
+        cuMemcpyPeerAsync cuMemcpyBatchAsync_v2 cuMemsetD32_v2 cuMemsetD8Async_ptsz)
   if(NOT required IN_LIST names)
     message(SEND_ERROR "not exported: ${required}")
   endif()

@@ -135,8 +135,11 @@ class AgentTest {
     assertTrue(submit(Submit.newBuilder().setGpus(2).setName("all").build(), new Peer(1, PID)).next().hasAdmitted());
     Recorder gone = submit(Submit.newBuilder().setMemoryBytes(GIB).setGpus(1).setName("gone").build(), new Peer(1, PID));
     assertTrue(gone.next().hasQueued());
-    gone.closed = true; // no connectionClosed: the close raced the handler learning of the job
     long deadline = System.nanoTime() + 30_000_000_000L;
+    // status() is a snapshot the core thread publishes: first see the queued job in it
+    while (agent.status().getJobsCount() < 2 && System.nanoTime() < deadline) Thread.sleep(20);
+    assertEquals(List.of("all", "gone"), agent.status().getJobsList().stream().map(JobStatus::getName).toList());
+    gone.closed = true; // no connectionClosed: the close raced the handler learning of the job
     while (agent.status().getJobsCount() > 1 && System.nanoTime() < deadline) Thread.sleep(20);
     assertEquals(List.of("all"), agent.status().getJobsList().stream().map(JobStatus::getName).toList());
   }

@@ -1,0 +1,176 @@
+// gate.cc — admission through the time-slice gate (gate.h): the grant, the
+// Dekker pair with the agent, waiting for a slice, the depth bound.
+#include "gate.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include "agent_table.h"
+#include "gate_internal.h"
+#include "hook_table.h"
+#include "log.h"
+#include "quota.h"
+#include "shim_config.h"
+
+namespace gpupool::shim {
+namespace {
+
+constexpr long kGrantPollNs = 50 * 1000;
+constexpr uint64_t kRecheckNs = 100ull * 1000 * 1000;  // entry and agent, while waiting
+constexpr uint64_t kAgentVerdictNs = 1000ull * 1000 * 1000;
+constexpr uint32_t kMaxDepth = 1024;
+
+enum Mode : int { kUndecided, kOn, kOff };
+std::atomic<int> g_mode{kUndecided};
+std::atomic<int> g_pid{0};  // getpid() is a system call; refreshed after fork
+std::atomic<gpupool_region_gate*> g_rows[kMaxDevices];
+std::atomic<uint64_t> g_agent_dead_until{0};  // CLOCK_MONOTONIC; 0: alive as far as known
+std::atomic<bool> g_agent_dead_warned{false};
+std::atomic<bool> g_refused_warned{false};
+std::atomic<uint32_t> g_depth_warned{0};  // bit d: slices[d].depth reported
+
+bool decide() {
+  int mode = g_mode.load(std::memory_order_acquire);
+  if (mode != kUndecided) return mode == kOn;
+  const bool on = quota_ready() && agent_table_attached();
+  if (on) GPUPOOL_LOG_INFO("time-slice gate on: device work waits for this job's slice (jobs[%d])",
+                           agent_table_entry());
+  g_mode.store(on ? kOn : kOff, std::memory_order_release);
+  if (!on) g_launch_gate_active.store(false, std::memory_order_relaxed);  // refused: the quota said why
+  return on;
+}
+
+gpupool_region_gate* row(int physical) {
+  gpupool_region_gate* r = g_rows[physical].load(std::memory_order_acquire);
+  if (r != nullptr) return r;
+  r = quota_gate(physical, g_pid.load(std::memory_order_relaxed));
+  if (r != nullptr) g_rows[physical].store(r, std::memory_order_release);
+  return r;
+}
+
+// slices[d].depth, validated: it comes from another process.
+uint32_t depth_of(int d, const gpupool_node_slice* slice) {
+  const uint32_t depth = __atomic_load_n(&slice->depth, __ATOMIC_ACQUIRE);
+  if (depth >= 1 && depth <= kMaxDepth) return depth;
+  if ((g_depth_warned.fetch_or(1u << d) & (1u << d)) == 0)
+    GPUPOOL_LOG_WARN("node table slices[%d].depth is %u, outside 1..%u: using %u", d, depth, kMaxDepth,
+                     depth == 0 ? 1 : kMaxDepth);
+  return depth == 0 ? 1 : kMaxDepth;
+}
+
+// Whether the agent is gone; /proc is read at most once a second.
+bool agent_gone() {
+  const uint64_t now = monotonic_ns();
+  const uint64_t until = g_agent_dead_until.load(std::memory_order_acquire);
+  if (until != 0 && now < until) return true;
+  if (agent_table_agent_alive()) {
+    g_agent_dead_until.store(0, std::memory_order_release);
+    return false;
+  }
+  g_agent_dead_until.store(now + kAgentVerdictNs, std::memory_order_release);
+  if (!g_agent_dead_warned.exchange(true))
+    log_write(LogLevel::kWarn, "the agent (node table header agent_pid) is gone: device work runs without time slices");
+  return true;
+}
+
+enum class Admission { kGated, kOpen, kRefused };
+
+uint32_t holder_of(const gpupool_node_slice* slice) {
+  return GPUPOOL_SLICE_HOLDER(gpupool_node_load_grant(&slice->grant));
+}
+
+// Sleeps until slices[d] names `mine` or OPEN, or kRecheckNs passed.
+void wait_for_grant(const gpupool_node_slice* slice, uint32_t mine) {
+  const uint64_t until = monotonic_ns() + kRecheckNs;
+  for (;;) {
+    sleep_ns(kGrantPollNs);
+    const uint32_t holder = holder_of(slice);
+    if (holder == mine || holder == GPUPOOL_SLICE_OPEN || monotonic_ns() >= until) return;
+  }
+}
+
+// On return kGated, the caller holds a place on d and one in_flight count.
+Admission admit(int d, const gpupool_node_slice* slice, gpupool_region_gate* gate) {
+  const uint32_t mine = static_cast<uint32_t>(agent_table_entry()) + 1;
+  bool waiting = false;
+  uint64_t since = 0;
+  Admission verdict;
+  for (;;) {
+    inflight_reserve(d, depth_of(d, slice));
+    __atomic_add_fetch(&gate->in_flight, 1u, __ATOMIC_SEQ_CST);  // then the grant: the Dekker pair
+    const uint32_t holder = holder_of(slice);
+    if (holder == mine && agent_table_entry_ours()) {
+      verdict = Admission::kGated;
+      break;
+    }
+    if (!waiting) {
+      // Counted waiting before in_flight comes down: the agent never sees
+      // this process with neither while it has work. The clock starts first,
+      // so wait_ns covers every moment `waiting` shows this thread.
+      since = monotonic_ns();
+      __atomic_add_fetch(&gate->waiting, 1u, __ATOMIC_SEQ_CST);
+      waiting = true;
+    }
+    __atomic_sub_fetch(&gate->in_flight, 1u, __ATOMIC_SEQ_CST);
+    inflight_unreserve(d);
+    if (holder == GPUPOOL_SLICE_OPEN) {
+      verdict = Admission::kOpen;
+      break;
+    }
+    if (!agent_table_entry_ours()) {
+      verdict = Admission::kRefused;
+      break;
+    }
+    if (agent_gone()) {
+      verdict = Admission::kOpen;
+      break;
+    }
+    wait_for_grant(slice, mine);
+  }
+  if (waiting) {
+    __atomic_sub_fetch(&gate->waiting, 1u, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&gate->wait_ns, monotonic_ns() - since, __ATOMIC_RELEASE);
+  }
+  return verdict;
+}
+
+void atfork_child() {
+  g_pid.store(static_cast<int>(::getpid()), std::memory_order_relaxed);
+  for (auto& r : g_rows) r.store(nullptr, std::memory_order_relaxed);  // the child gets its own slot
+}
+
+}  // namespace
+
+void gate_init() {
+  if (shim_config().agent_table.empty()) return;
+  g_pid.store(static_cast<int>(::getpid()), std::memory_order_relaxed);
+  pthread_atfork(nullptr, nullptr, atfork_child);
+  g_launch_gate_active.store(true, std::memory_order_relaxed);
+}
+
+CUresult gate_submit(const GateTarget& target, GateOp op, void* arg) {
+  if (!decide()) return op(arg);
+  Where where;
+  if (!gate_locate(target, &where)) return op(arg);
+  const int d = where.ctx->physical;
+  const gpupool_node_slice* slice = agent_table_slice(d);
+  if (slice == nullptr || holder_of(slice) == GPUPOOL_SLICE_OPEN) return op(arg);
+  if (gate_capturing(where)) return op(arg);  // recorded into a graph: its launch is gated
+  gpupool_region_gate* gate = row(d);
+  if (gate == nullptr) return op(arg);  // no region: the quota refused and said why
+  gate_thread_ensure();
+  switch (admit(d, slice, gate)) {
+    case Admission::kOpen:
+      return op(arg);
+    case Admission::kRefused:
+      if (!g_refused_warned.exchange(true))
+        log_write(LogLevel::kWarn, "the agent released this job's node table entry: device work fails with "
+                                   "CUDA_ERROR_NOT_PERMITTED");
+      return CUDA_ERROR_NOT_PERMITTED;
+    case Admission::kGated:
+      break;
+  }
+  return inflight_submit(where, gate, target.synchronous, op, arg);
+}
+
+}  // namespace gpupool::shim
