@@ -131,13 +131,19 @@ bool ctx_take_events(const Where& where, CUevent* start, CUevent* end) {
       return true;
     }
   }
+  *start = *end = nullptr;
   auto create = SHIM_REAL(cuEventCreate);
   if (create == nullptr) return false;
   CtxScope scope(c->ctx, where.push);
-  if (create(start, CU_EVENT_DEFAULT) != CUDA_SUCCESS) return false;
-  if (create(end, CU_EVENT_DEFAULT) == CUDA_SUCCESS) return true;
-  if (auto destroy = SHIM_REAL(cuEventDestroy_v2)) destroy(*start);
-  return false;
+  CUevent s = nullptr, e = nullptr;
+  if (create(&s, CU_EVENT_DEFAULT) != CUDA_SUCCESS) return false;
+  if (create(&e, CU_EVENT_DEFAULT) != CUDA_SUCCESS) {
+    if (auto destroy = SHIM_REAL(cuEventDestroy_v2)) destroy(s);
+    return false;
+  }
+  *start = s;
+  *end = e;
+  return true;
 }
 
 void ctx_give_events(CtxState* c, CUevent start, CUevent end) {

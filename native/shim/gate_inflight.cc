@@ -171,7 +171,8 @@ CUresult inflight_submit(const Where& w, gpupool_region_gate* gate, bool synchro
 }
 
 int inflight_poll() {
-  std::vector<Inflight*> batch;
+  static std::vector<Inflight*> batch;  // the gate thread's alone: no allocation per poll
+  batch.clear();
   {
     std::lock_guard<std::mutex> lock(g_mu);
     for (auto& list : g_list)

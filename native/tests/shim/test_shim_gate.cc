@@ -15,11 +15,17 @@
 //   drain     in_flight is 1 while a spin runs and comes back to 0 after it
 //             completes although the job makes no further call (gate thread);
 //             device_ns grows by about the spin's time
+//   teardown  destroying a context or releasing the last reference to a
+//             primary one retires the gated work in it first (in_flight 0 when
+//             the call returns); a new context gets new events
 //   depth <n> four threads launching on four streams never have more than n
 //             gated operations in flight
 //   ops       cooperative launches, cuLaunchKernelEx, _ptsz launches, memsets
 //             and copies (sync and async) block while another job holds, run
 //             once granted, and compute the right data
+//   graph     stream capture while another job holds does not wait (nothing
+//             runs); launching the captured graph blocks until granted, and its
+//             device time counts
 //   revoke    holder NOBODY: a new launch blocks while the work in flight
 //             completes (in_flight reaches 0), then runs when granted
 //   released  the job's entry released: gated work fails with NOT_PERMITTED
@@ -212,6 +218,36 @@ int role_drain() {
   return dt::finish();
 }
 
+int role_teardown() {
+  Job j = start_job();  // holder: this job
+  CHECK_CU(cuMemFree(j.scratch), CUDA_SUCCESS);
+  CHECK_CU(dt::launch_spin(j.spin, nullptr, 100), CUDA_SUCCESS);
+  CHECK_EQ(j.row.in_flight(), 1u);
+  // The last release destroys the primary context: the gate retires its work first.
+  dt::release_primary(j.dev);
+  CHECK_EQ(j.row.in_flight(), 0u);
+  CHECK(j.row.device_ns() >= 100 * kMs * 99 / 100);
+  // A new life of the context gets new events.
+  CUcontext ctx = nullptr;
+  dt::init_primary(&ctx);
+  CUfunction spin = dt::get_function(dt::load_kernel_module("spin"), "spin");
+  CHECK_CU(dt::launch_spin(spin, nullptr, 5), CUDA_SUCCESS);
+  CHECK_CU(cuCtxSynchronize(), CUDA_SUCCESS);
+  CHECK(eventually([&] { return j.row.in_flight() == 0; }));
+  CHECK(j.row.device_ns() >= 105 * kMs * 99 / 100);
+  // cuCtxDestroy with work in flight, in a context of its own.
+  CUcontext own = nullptr;
+  REQUIRE_CU(cuCtxCreate(&own, nullptr, 0, j.dev), CUDA_SUCCESS);  // pushed: current
+  CUfunction own_spin = dt::get_function(dt::load_kernel_module("spin"), "spin");
+  CHECK_CU(dt::launch_spin(own_spin, nullptr, 50), CUDA_SUCCESS);
+  CHECK_EQ(j.row.in_flight(), 1u);
+  CHECK_CU(cuCtxDestroy(own), CUDA_SUCCESS);
+  CHECK_EQ(j.row.in_flight(), 0u);
+  CHECK_CU(cuCtxSetCurrent(ctx), CUDA_SUCCESS);
+  dt::release_primary(j.dev);
+  return dt::finish();
+}
+
 int role_depth(uint32_t depth) {
   Job j = start_job();  // holder: this job; slices[0].depth = depth
   std::atomic<bool> done{false};
@@ -351,6 +387,39 @@ int role_agent_gone() {
   return dt::finish();
 }
 
+int role_graph() {
+  Job j = start_job();  // holder: kOther
+  CUstream s = nullptr;
+  REQUIRE_CU(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING), CUDA_SUCCESS);
+  CUgraph graph = nullptr;
+  // Captured work does not run now: capturing must not wait for the slice.
+  Submitter capture(j.ctx, [&] {
+    CUresult r = cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_GLOBAL);
+    if (r == CUDA_SUCCESS) r = dt::launch_spin(j.spin, s, 20);
+    if (r == CUDA_SUCCESS) r = cuMemsetD32Async(j.scratch, 0x77, 64, s);
+    CUresult end = cuStreamEndCapture(s, &graph);
+    return r != CUDA_SUCCESS ? r : end;
+  });
+  CHECK_MSG(eventually([&] { return capture.returned.load(); }), "stream capture waited at the gate");
+  if (!capture.returned.load()) grant(j.table, 0, kMine);  // let it finish, to fail cleanly
+  capture.join();
+  REQUIRE_CU(capture.result, CUDA_SUCCESS);
+  CHECK_EQ(j.row.in_flight(), 0u);
+  CHECK_EQ(j.row.device_ns(), uint64_t{0});
+  CUgraphExec exec = nullptr;
+  REQUIRE_CU(cuGraphInstantiate(&exec, graph, 0), CUDA_SUCCESS);
+  blocks_until_granted(j, "cuGraphLaunch", [&] { return cuGraphLaunch(exec, s); });
+  CHECK(j.row.device_ns() >= 20 * kMs * 99 / 100);  // the graph's spin, timed around the launch
+  std::vector<uint32_t> back(64, 0);
+  CHECK_CU(cuMemcpyDtoH(back.data(), j.scratch, 256), CUDA_SUCCESS);
+  CHECK(std::all_of(back.begin(), back.end(), [](uint32_t v) { return v == 0x77u; }));
+  CHECK_CU(cuGraphExecDestroy(exec), CUDA_SUCCESS);
+  CHECK_CU(cuGraphDestroy(graph), CUDA_SUCCESS);
+  CHECK_CU(cuStreamDestroy(s), CUDA_SUCCESS);
+  end_job(j);
+  return dt::finish();
+}
+
 int role_no_agent() {
   CUcontext ctx = nullptr;
   CUdevice dev = dt::init_primary(&ctx);
@@ -393,9 +462,11 @@ void main_scenario() {
   run("holder OPEN: no gate, nothing counted", "open", {}, gate_table("open", GPUPOOL_SLICE_OPEN));
   run("another job holds: a launch waits for the grant", "blocks", {}, gate_table("blocks", kTheirs));
   run("in_flight returns to 0 when the job stops calling", "drain", {}, gate_table("drain", kMine));
+  run("context teardown with work in flight: retired first", "teardown", {}, gate_table("teardown", kMine));
   run("depth 1: one gated operation in flight", "depth", {"1"}, gate_table("depth1", kMine, 1));
   run("depth 2: at most two", "depth", {"2"}, gate_table("depth2", kMine, 2));
   run("every kind of submission is gated", "ops", {}, gate_table("ops", kMine));
+  run("CUDA graphs: capture is not gated, the graph's launch is", "graph", {}, gate_table("graph", kTheirs));
   run("holder NOBODY: new work waits, work in flight completes", "revoke", {}, gate_table("revoke", kMine));
   run("entry released: gated work is refused", "released", {}, gate_table("released", kTheirs),
       "CUDA_ERROR_NOT_PERMITTED");
@@ -421,7 +492,9 @@ int main(int argc, char** argv) {
   if (role == "drain") return role_drain();
   if (role == "depth" && argc > 2) return role_depth(static_cast<uint32_t>(std::stoul(argv[2])));
   if (role == "ops") return role_ops();
+  if (role == "graph") return role_graph();
   if (role == "revoke") return role_revoke();
+  if (role == "teardown") return role_teardown();
   if (role == "released") return role_released();
   if (role == "agent-gone") return role_agent_gone();
   if (role == "no-agent") return role_no_agent();
