@@ -101,6 +101,7 @@ final class CsvTable {
       } catch (NumberFormatException e) {
         throw error(column, "'" + value + "' is not a whole number");
       }
+      if (max == Long.MAX_VALUE && n < min) throw error(column, n + (min == 0 ? " is negative" : " is less than " + min));
       if (n < min || n > max) throw error(column, n + " is not in " + min + ".." + max);
       return n;
     }
