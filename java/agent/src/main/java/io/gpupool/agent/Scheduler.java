@@ -7,10 +7,8 @@ import io.gpupool.proto.v1.Queued;
 import io.gpupool.region.DeviceRecord;
 import io.gpupool.region.JobEntry;
 import io.gpupool.region.NodeTable;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,8 +18,9 @@ import java.util.OptionalInt;
 /**
  * Admission, the waiting queue and grants; the node table is written only from here.
  *
- * <p>Jobs start in the order they were submitted: a job that does not fit now waits, and the jobs
- * behind it wait too (no backfill), so a large job is never starved by a stream of small ones.
+ * <p>Jobs start in the order they were submitted ({@link AdmissionQueue}, the rule the trace
+ * simulator shares): a job that does not fit now waits, and the jobs behind it wait too (no
+ * backfill), so a large job is never starved by a stream of small ones.
  * Each grant is published in the node table (quota per device, weight) before the job is told
  * it may start; each release frees the table entry first and then admits from the head of the
  * queue. Confined to the agent's core thread.
@@ -33,7 +32,7 @@ final class Scheduler {
   private final List<DeviceRecord> devices;
   private final Map<String, String> jobEnvironment;
   private final Map<Long, Job> jobs = new LinkedHashMap<>();
-  private final Deque<Job> waiting = new ArrayDeque<>();
+  private final AdmissionQueue<Job> waiting = new AdmissionQueue<>();
 
   /** Devices whose quotas may add up to {@link AgentOptions#OVERSUBSCRIBE_FACTOR} times their memory. */
   private final java.util.Set<Integer> oversubscribed;
@@ -50,7 +49,7 @@ final class Scheduler {
   }
 
   List<Job> waiting() {
-    return new ArrayList<>(waiting);
+    return waiting.snapshot();
   }
 
   List<DeviceRecord> devices() {
@@ -94,7 +93,7 @@ final class Scheduler {
   /** A new job: admitted now if it is first in line and fits, else queued (or refused). */
   void submit(Job job, boolean noWait) {
     jobs.put(job.id, job);
-    if (waiting.isEmpty() && tryAdmit(job)) return;
+    if (waiting.admitNow(job, this::tryAdmit)) return;
     if (noWait) {
       jobs.remove(job.id);
       String why = waiting.isEmpty() ? "nothing fits now: " + waitReason(job)
@@ -102,7 +101,7 @@ final class Scheduler {
       job.connection.sendAndClose(error(Error.Code.NO_CAPACITY, "--no-wait: " + why));
       return;
     }
-    waiting.addLast(job);
+    waiting.enqueue(job);
     sendQueued(job, waiting.size() - 1);
   }
 
@@ -135,9 +134,9 @@ final class Scheduler {
 
   /** Admits from the head of the queue while the head fits; tells the others their place. */
   void admitWaiting() {
-    while (!waiting.isEmpty() && tryAdmit(waiting.peekFirst())) waiting.removeFirst();
+    waiting.admitWaiting(this::tryAdmit);
     int ahead = 0;
-    for (Job j : waiting) sendQueued(j, ahead++);
+    for (Job j : waiting.snapshot()) sendQueued(j, ahead++);
   }
 
   private boolean tryAdmit(Job job) {

@@ -26,6 +26,7 @@ import picocli.CommandLine.Spec;
       CancelCommand.class,
       ReportCommand.class,
       TokenCommand.class,
+      SimulateCommand.class,
       DemoCommand.class,
       VersionCommand.class,
       CommandLine.HelpCommand.class
