@@ -103,6 +103,8 @@ struct Hello {
 // ClientMessage{hello} / ClientMessage{attach}.
 std::string encode_hello(const Hello& h);
 std::string encode_attach(const std::string& secret);
+// ClientMessage{host_func_done{id}}.
+std::string encode_host_func_done(uint64_t id);
 
 struct DeviceInfo {
   int32_t ordinal = 0;
@@ -145,7 +147,8 @@ struct Reply {
 };
 
 struct ServerMessage {
-  enum Kind { kUnknown = 0, kQueued = 1, kRedirect = 2, kWelcome = 3, kReplies = 4, kRefused = 5 };
+  enum Kind { kUnknown = 0, kQueued = 1, kRedirect = 2, kWelcome = 3, kReplies = 4, kRefused = 5,
+              kHostFuncReady = 6 };
   Kind kind = kUnknown;
   // Queued
   uint64_t job_id = 0;
@@ -162,6 +165,9 @@ struct ServerMessage {
   // Refused
   int32_t refused_reason = 0;
   std::string message;
+  // HostFuncReady
+  uint64_t host_func_id = 0;
+  int32_t host_func_result = 0;
 };
 
 // False on malformed input.
@@ -177,7 +183,7 @@ enum CallOp : uint32_t {
   kCtxSynchronize = 22, kBarrier = 23, kModuleGetGlobal = 24,
   kMemFree = 40, kMemcpyHtoD = 41, kMemcpyDtoD = 42, kMemset = 43, kLaunchKernel = 44,
   kEventRecord = 45, kStreamWaitEvent = 46, kModuleUnload = 47, kStreamDestroy = 48,
-  kEventDestroy = 49,
+  kEventDestroy = 49, kLaunchHostFunc = 50,
 };
 
 // Call{seq, op = body}: the bytes of one Call message.

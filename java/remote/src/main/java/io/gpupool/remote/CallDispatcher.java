@@ -18,6 +18,7 @@ final class CallDispatcher {
   private final ModuleCalls modules;
   private final Streams streams;
   private final Events events;
+  private final HostFunctions hostFunctions;
 
   private boolean deferred;
   private int deferredResult;
@@ -25,9 +26,14 @@ final class CallDispatcher {
 
   CallDispatcher(HandleTable table, WorkerLimits limits) {
     streams = new Streams(table);
+    hostFunctions = new HostFunctions(streams);
     events = new Events(table, streams);
     memory = new MemoryCalls(table, limits, streams);
     modules = new ModuleCalls(table, streams);
+  }
+
+  HostFunctions hostFunctions() {
+    return hostFunctions;
   }
 
   /** True for the calls that remote.proto lists as pipelined; false for unknown ones too. */
@@ -35,6 +41,7 @@ final class CallDispatcher {
     switch (op) {
       case MEM_FREE: case MEMCPY_HTOD: case MEMCPY_DTOD: case MEMSET: case LAUNCH_KERNEL: case EVENT_RECORD:
       case STREAM_WAIT_EVENT: case MODULE_UNLOAD: case STREAM_DESTROY: case EVENT_DESTROY:
+      case LAUNCH_HOST_FUNC:
         return true;
       default:
         return false;
@@ -76,6 +83,8 @@ final class CallDispatcher {
       case MODULE_UNLOAD: return modules.unload(c.getModuleUnload().getModule());
       case STREAM_DESTROY: return streams.destroy(c.getStreamDestroy().getStream());
       case EVENT_DESTROY: return events.destroy(c.getEventDestroy().getEvent());
+      case LAUNCH_HOST_FUNC:
+        return hostFunctions.launch(c.getLaunchHostFunc().getStream(), c.getLaunchHostFunc().getId());
       default: throw new IllegalStateException("not pipelined: " + c.getOpCase());
     }
   }

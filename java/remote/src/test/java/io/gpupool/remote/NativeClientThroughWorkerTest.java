@@ -28,9 +28,6 @@ import org.junit.jupiter.params.provider.ValueSource;
  *   <li>test_memory: maps host memory into the device (CU_MEMHOSTREGISTER_DEVICEMAP,
  *       cuMemHostGetDevicePointer), which cannot work across a network; the library answers
  *       CUDA_ERROR_NOT_SUPPORTED and the program stops there.
- *   <li>test_stream_event: cuLaunchHostFunc must return before the stream's earlier work is
- *       done; the protocol has no host callbacks, so the library waits for the stream and runs
- *       the function in the caller (one check fails).
  *   <li>test_vmm: the virtual memory management API is not part of the protocol.
  * </ul>
  *
@@ -40,7 +37,6 @@ class NativeClientThroughWorkerTest {
   private static final Map<String, String> NOT_RUN =
       Map.of(
           "test_memory", "mapped host memory cannot reach a remote device",
-          "test_stream_event", "cuLaunchHostFunc runs synchronously (no host callbacks in the protocol)",
           "test_vmm", "VMM is not forwarded");
 
   static Path nativeBuild() {
