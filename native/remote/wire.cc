@@ -307,6 +307,7 @@ bool decode_reply(const uint8_t* data, size_t size, Reply* out) {
         if (!g.ok()) return false;
         break;
       }
+      case 16: out->value = Reply::kNumber; out->number = f.varint; break;
       case 20: out->offset = f.varint; break;
       case 21: out->last = f.varint != 0; break;
       default: break;

@@ -129,7 +129,7 @@ struct ParamInfo {
 
 struct Reply {
   enum Value { kNone = 0, kHandle = 10, kMemInfo = 11, kData = 12, kMilliseconds = 13,
-               kFunction = 14, kGlobal = 15 };
+               kFunction = 14, kGlobal = 15, kNumber = 16 };
   uint64_t seq = 0;
   int32_t result = 0;
   uint64_t deferred_seq = 0;
@@ -142,6 +142,7 @@ struct Reply {
   uint64_t function_handle = 0;
   std::vector<ParamInfo> params;
   uint64_t global_dptr = 0, global_bytes = 0;
+  uint64_t number = 0;  // granularity, access flags
   uint64_t offset = 0;
   bool last = false;
 };
@@ -181,9 +182,12 @@ enum CallOp : uint32_t {
   kModuleGetFunction = 14, kStreamCreate = 15, kStreamSynchronize = 16, kStreamQuery = 17,
   kEventCreate = 18, kEventSynchronize = 19, kEventQuery = 20, kEventElapsedTime = 21,
   kCtxSynchronize = 22, kBarrier = 23, kModuleGetGlobal = 24,
+  kMemGetAllocationGranularity = 25, kMemCreate = 26, kMemRelease = 27, kMemAddressReserve = 28,
+  kMemAddressFree = 29, kMemMap = 30, kMemUnmap = 31, kMemSetAccess = 32, kMemGetAccess = 33,
+  kMemAllocAsync = 34,
   kMemFree = 40, kMemcpyHtoD = 41, kMemcpyDtoD = 42, kMemset = 43, kLaunchKernel = 44,
   kEventRecord = 45, kStreamWaitEvent = 46, kModuleUnload = 47, kStreamDestroy = 48,
-  kEventDestroy = 49, kLaunchHostFunc = 50,
+  kEventDestroy = 49, kLaunchHostFunc = 50, kMemFreeAsync = 51,
 };
 
 // Call{seq, op = body}: the bytes of one Call message.

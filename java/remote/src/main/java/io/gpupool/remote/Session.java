@@ -250,6 +250,7 @@ final class Session {
       cuModuleUnload(table.get(id, HandleTable.Kind.MODULE, ModuleCalls.LoadedModule.class).module());
     }
     for (HandleTable.Region r : table.allocations()) cuMemFree(r.pointer());
+    dispatcher.vmm().freeAll();
     table.clear();
     liveHandles = 0;
     cuCtxSetCurrent(new CUcontext());
