@@ -309,8 +309,7 @@ CUresult Connection::open(Connection** out) {
 }
 
 CUresult Connection::broken_locked(const char* why) {
-  if (!broken_) log_error("connection to the worker lost: %s", why);
-  broken_ = true;
+  if (!broken_.exchange(true)) log_error("connection to the worker lost: %s", why);
   note_result(CUDA_ERROR_DEVICE_UNAVAILABLE);
   return CUDA_ERROR_DEVICE_UNAVAILABLE;
 }
@@ -365,14 +364,20 @@ void Connection::append_call_locked(uint64_t seq, wire::CallOp op, size_t call_b
 }
 
 CUresult Connection::flush_data() {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<std::mutex> lock(send_mutex_);
   if (broken_) return CUDA_ERROR_DEVICE_UNAVAILABLE;
   if (externals_.empty()) return CUDA_SUCCESS;
   return flush_locked() ? CUDA_SUCCESS : broken_locked("send failed");
 }
 
+CUresult Connection::flush() {
+  std::lock_guard<std::mutex> lock(send_mutex_);
+  if (broken_) return CUDA_ERROR_DEVICE_UNAVAILABLE;
+  return flush_locked() ? CUDA_SUCCESS : broken_locked("send failed");
+}
+
 CUresult Connection::post(wire::CallOp op, const wire::Writer& body) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<std::mutex> lock(send_mutex_);
   if (broken_) return CUDA_ERROR_DEVICE_UNAVAILABLE;
   uint64_t seq = next_seq_++;
   size_t call_bytes = wire::call_size(seq, op, body.size());
@@ -385,7 +390,7 @@ CUresult Connection::post(wire::CallOp op, const wire::Writer& body) {
 
 CUresult Connection::post_data(wire::CallOp op, const wire::Writer& head, uint32_t field,
                                const void* data, size_t size, const wire::Writer& tail) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<std::mutex> lock(send_mutex_);
   if (broken_) return CUDA_ERROR_DEVICE_UNAVAILABLE;
   uint64_t seq = next_seq_++;
   uint64_t field_tag = (uint64_t{field} << 3) | wire::kLen;
@@ -416,13 +421,22 @@ CUresult Connection::post_data(wire::CallOp op, const wire::Writer& head, uint32
 
 CUresult Connection::call(wire::CallOp op, const wire::Writer& body, wire::Reply* reply,
                           const std::function<bool(const wire::Reply&)>& on_data) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return call_locked(op, body, reply, on_data, nullptr);
+  CUresult r;
+  {
+    std::lock_guard<std::mutex> lock(call_mutex_);
+    r = call_locked(op, body, reply, on_data, nullptr);
+  }
+  wake_reader();
+  return r;
 }
 
 CUresult Connection::call_into(wire::CallOp op, const wire::Writer& body, wire::Reply* reply, void* dst,
                                size_t size) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  struct WakeReader {  // after the lock is released
+    Connection* c;
+    ~WakeReader() { c->wake_reader(); }
+  } wake{this};
+  std::lock_guard<std::mutex> lock(call_mutex_);
   Sink sink{static_cast<char*>(dst), size, 0, true};
   // Chunks that come the ordinary way (small ones, or out of order) are copied
   // from the receive buffer.
@@ -565,11 +579,22 @@ int Connection::read_chunk_into(uint64_t seq, Sink* sink, wire::Reply* reply) {
 CUresult Connection::call_locked(wire::CallOp op, const wire::Writer& body, wire::Reply* reply,
                                  const std::function<bool(const wire::Reply&)>& on_data, Sink* sink) {
   if (broken_) return CUDA_ERROR_DEVICE_UNAVAILABLE;
-  uint64_t seq = next_seq_++;
-  size_t call_bytes = wire::call_size(seq, op, body.size());
-  if (!reserve_locked(call_bytes)) return broken_locked("send failed");
-  append_call_locked(seq, op, call_bytes, body);
-  if (!flush_locked()) return broken_locked("send failed");
+  uint64_t seq;
+  {
+    std::lock_guard<std::mutex> send(send_mutex_);
+    seq = next_seq_++;
+    size_t call_bytes = wire::call_size(seq, op, body.size());
+    if (!reserve_locked(call_bytes)) return broken_locked("send failed");
+    append_call_locked(seq, op, call_bytes, body);
+    if (!flush_locked()) return broken_locked("send failed");
+  }
+  CUresult result = await_reply_locked(seq, reply, on_data, sink);
+  drain_buffered_locked();  // notices behind the reply go to the host-function thread now
+  return result;
+}
+
+CUresult Connection::await_reply_locked(uint64_t seq, wire::Reply* reply,
+                                        const std::function<bool(const wire::Reply&)>& on_data, Sink* sink) {
   wire::ServerMessage& m = message_;
   for (;;) {
     if (sink != nullptr) {
@@ -582,7 +607,7 @@ CUresult Connection::call_locked(wire::CallOp op, const wire::Writer& body, wire
         return CUDA_SUCCESS;
       }
     }
-    if (!read_server_message(&m)) return broken_locked("no reply");
+    if (!read_reply_message(&m)) return broken_locked("no reply");
     if (m.kind == wire::ServerMessage::kRefused) return broken_locked(m.message.c_str());
     if (m.kind != wire::ServerMessage::kReplies) return broken_locked("unexpected message");
     for (wire::Reply& r : m.replies) {

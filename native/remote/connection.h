@@ -25,14 +25,26 @@
 //     call()  sends the batch with a synchronous Call appended and waits for
 //             its Reply (DtoH: every chunk, each handed to `on_data`). The
 //             result is the call's, or the earlier pipelined call's error.
+//     flush() sends the batch now (a host function's gate must reach the
+//             worker even if the program makes no further call).
+//   Host functions (remote.proto, LaunchHostFunc): HostFuncReady notices can
+//   arrive between any frames. Whoever reads the socket hands each to
+//   host_func_ready() (host_func.h) and reads on: a caller in call(), or,
+//   when no call is in progress, the host-function thread through
+//   pump_notices(). send_host_func_done() sends the answer as a frame of its
+//   own, without waiting for a call in progress (that call may be waiting
+//   for the very host function).
 //   A broken connection (peer gone, malformed frame) is permanent: every later
 //   call returns CUDA_ERROR_DEVICE_UNAVAILABLE (a message goes to stderr).
 //
 // Threading
-//   Thread-safe. Calls are serialised under one mutex, which a synchronous call
-//   holds until its reply: seq numbers are therefore sent in order and replies
-//   need no demultiplexing. One connection per process, never closed before
-//   exit (the worker frees everything when the socket closes).
+//   Thread-safe. Two locks, always taken in this order: call_mutex_ serialises
+//   synchronous calls and owns the receive side (a call holds it until its
+//   reply, so replies need no demultiplexing); send_mutex_ owns the batch and
+//   the send side (seq numbers are assigned and sent in order under it). A
+//   post() from another thread therefore does not wait for a call in
+//   progress. One connection per process, never closed before exit (the
+//   worker frees everything when the socket closes).
 //
 // Ownership
 //   Reply::data handed to on_data points into the connection's receive buffer
@@ -41,6 +53,7 @@
 
 #include <cuda.h>
 
+#include <atomic>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -63,12 +76,24 @@ class Connection {
   CUresult post_data(wire::CallOp op, const wire::Writer& head, uint32_t field, const void* data,
                      size_t size, const wire::Writer& tail);
   CUresult flush_data();
+  CUresult flush();
   CUresult call(wire::CallOp op, const wire::Writer& body, wire::Reply* reply,
                 const std::function<bool(const wire::Reply&)>& on_data = nullptr);
   // call() of a MemcpyDtoH whose chunks go to [dst, dst + size) at their
   // offsets: a large chunk arriving in order is received from the socket
   // straight into dst (no copy through the receive buffer).
   CUresult call_into(wire::CallOp op, const wire::Writer& body, wire::Reply* reply, void* dst, size_t size);
+
+  // Sends ClientMessage{host_func_done{id}} now.
+  CUresult send_host_func_done(uint64_t id);
+  // Reads and dispatches the HostFuncReady notices that have arrived and
+  // returns without waiting for more. False if a call holds the receive side
+  // (it dispatches them itself): `wake_fd` is then written once that call
+  // ended, so the caller of pump_notices can wait on it.
+  bool pump_notices(int wake_fd);
+  // The socket, for poll(): readable when something arrived.
+  int fd() const { return fd_; }
+  bool broken() const { return broken_; }
 
   // A batch is sent once it holds this many calls.
   static constexpr size_t kFlushCalls = 256;
@@ -94,21 +119,33 @@ class Connection {
 
   CUresult call_locked(wire::CallOp op, const wire::Writer& body, wire::Reply* reply,
                        const std::function<bool(const wire::Reply&)>& on_data, Sink* sink);
+  CUresult await_reply_locked(uint64_t seq, wire::Reply* reply,
+                              const std::function<bool(const wire::Reply&)>& on_data, Sink* sink);
   bool fill(size_t max_bytes);
   int read_chunk_into(uint64_t seq, Sink* sink, wire::Reply* reply);
   bool send_iov(struct iovec* iov, int count);
   bool send_frame(const std::string& message);
   bool read_frame(const char** frame, size_t* size);
   bool read_server_message(wire::ServerMessage* m);
+  // A whole frame already buffered (no recv), or false.
+  bool buffered_frame(const char** frame, size_t* size);
+  // Reads frames until one that is not a HostFuncReady notice; notices are dispatched.
+  bool read_reply_message(wire::ServerMessage* m);
+  // Dispatches the notices among the frames already buffered.
+  void drain_buffered_locked();
+  // Writes the wake fd pump_notices() asked for, if it asked.
+  void wake_reader();
   size_t batch_bytes() const { return batch_.size() - kHeadroom + external_bytes_; }
   bool reserve_locked(size_t call_bytes);
   void append_call_locked(uint64_t seq, wire::CallOp op, size_t call_bytes, const wire::Writer& body);
   bool flush_locked();
   CUresult broken_locked(const char* why);
 
-  std::mutex mutex_;
+  std::mutex call_mutex_;
+  std::mutex send_mutex_;
   int fd_ = -1;
-  bool broken_ = false;
+  std::atomic<bool> broken_{false};
+  std::atomic<int> reader_wake_fd_{-1};  // set by a pump_notices() that found a call reading
   uint64_t next_seq_ = 1;
   std::string batch_ = std::string(kHeadroom, '\0');  // headroom + CallBatch.calls fields, not yet sent
   std::vector<External> externals_;

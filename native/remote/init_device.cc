@@ -24,6 +24,24 @@ CUresult require_init() {
 Connection& conn() { return *g_conn; }
 
 int attribute(CUdevice_attribute a) {
+  switch (a) {
+    // What a device across the network cannot do, whatever the worker's can:
+    // this process's host memory cannot be mapped into it, nor can memory be
+    // shared with it by page faults or coherent access.
+    case CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY:
+    case CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY:
+    case CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS:
+    case CU_DEVICE_ATTRIBUTE_DIRECT_MANAGED_MEM_ACCESS_FROM_HOST:
+    case CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS:
+    case CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS_USES_HOST_PAGE_TABLES:
+    case CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM:
+    case CU_DEVICE_ATTRIBUTE_HOST_NATIVE_ATOMIC_SUPPORTED:
+    case CU_DEVICE_ATTRIBUTE_HOST_NUMA_MEMORY_POOLS_SUPPORTED:
+    case CU_DEVICE_ATTRIBUTE_HOST_MEMORY_POOLS_SUPPORTED:
+      return 0;
+    default:
+      break;
+  }
   const auto& attrs = g_conn->welcome().attributes;
   int i = static_cast<int>(a) - 1;
   return i >= 0 && i < static_cast<int>(attrs.size()) ? attrs[i] : 0;

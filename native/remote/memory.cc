@@ -1,6 +1,8 @@
 // memory.cc — device allocations (forwarded, and tracked locally so range and
 // double-free errors are synchronous as the driver's are), host allocations
-// (plain local memory: there is no device to pin it for), pointer queries.
+// (plain local memory: there is no device to pin it for, nor one that could
+// map it), managed memory (not supported: CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY
+// is 0), pointer queries.
 #include <cstdlib>
 #include <cstring>
 
@@ -82,6 +84,60 @@ REMOTE_API CUresult cuMemGetAddressRange_v2(CUdeviceptr* base, size_t* size, CUd
   return CUDA_SUCCESS;
 }
 
+// Stream-ordered: forwarded (the worker allocates from its device's default
+// pool); tracked as an allocation like cuMemAlloc's.
+namespace {
+
+CUresult alloc_async(CUdeviceptr* dptr, size_t bytes, CUstream s) {
+  Context* ctx = nullptr;
+  if (CUresult r = require_context(&ctx); r != CUDA_SUCCESS) return r;
+  if (dptr == nullptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+  uint64_t stream = 0;
+  if (CUresult r = remote_stream(s, &stream); r != CUDA_SUCCESS) return r;
+  wire::Writer w;
+  w.u64(1, bytes);
+  w.u64(2, stream);
+  wire::Reply reply;
+  if (CUresult r = conn().call(wire::kMemAllocAsync, w, &reply); r != CUDA_SUCCESS) return r;
+  std::lock_guard<std::mutex> lock(objects().mutex);
+  objects().allocations[reply.handle] = Allocation{bytes, ctx, true};
+  *dptr = reply.handle;
+  return CUDA_SUCCESS;
+}
+
+CUresult free_async(CUdeviceptr dptr, CUstream s) {
+  Context* ctx = nullptr;
+  if (CUresult r = require_context(&ctx); r != CUDA_SUCCESS) return r;
+  uint64_t stream = 0;
+  if (CUresult r = remote_stream(s, &stream); r != CUDA_SUCCESS) return r;
+  {
+    std::lock_guard<std::mutex> lock(objects().mutex);
+    auto it = objects().allocations.find(dptr);
+    if (it == objects().allocations.end() || !it->second.freeable) return CUDA_ERROR_INVALID_VALUE;
+    objects().allocations.erase(it);
+  }
+  wire::Writer w;
+  w.u64(1, dptr);
+  w.u64(2, stream);
+  return conn().post(wire::kMemFreeAsync, w);
+}
+
+}  // namespace
+
+REMOTE_API CUresult cuMemAllocAsync(CUdeviceptr* dptr, size_t bytes, CUstream s) { return alloc_async(dptr, bytes, s); }
+REMOTE_API CUresult cuMemAllocAsync_ptsz(CUdeviceptr* dptr, size_t bytes, CUstream s) {
+  return alloc_async(dptr, bytes, s);
+}
+REMOTE_API CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream s) { return free_async(dptr, s); }
+REMOTE_API CUresult cuMemFreeAsync_ptsz(CUdeviceptr dptr, CUstream s) { return free_async(dptr, s); }
+
+// "CUDA_ERROR_NOT_SUPPORTED if the device does not support managed memory".
+REMOTE_API CUresult cuMemAllocManaged(CUdeviceptr* dptr, size_t bytes, unsigned int flags) {
+  Context* ctx = nullptr;
+  if (CUresult r = require_context(&ctx); r != CUDA_SUCCESS) return r;
+  return CUDA_ERROR_NOT_SUPPORTED;
+}
+
 // ---- host memory: local -----------------------------------------------------------
 
 namespace {
@@ -137,16 +193,16 @@ REMOTE_API CUresult cuMemFreeHost(void* p) {
   return CUDA_SUCCESS;
 }
 
-// Registering pages is bookkeeping only (copies read host memory anyway);
-// mapping host memory into the device's address space cannot work across the
-// network: CU_MEMHOSTREGISTER_DEVICEMAP and cuMemHostGetDevicePointer are
-// CUDA_ERROR_NOT_SUPPORTED.
+// Registering pages is bookkeeping only (copies read host memory anyway). The
+// device cannot map this process's memory (CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY
+// is 0): as the driver does for cuMemHostAlloc on such a device, the DEVICEMAP
+// flag is accepted and the failure comes from cuMemHostGetDevicePointer.
 REMOTE_API CUresult cuMemHostRegister_v2(void* p, size_t bytes, unsigned int flags) {
   Context* ctx = nullptr;
   if (CUresult r = require_context(&ctx); r != CUDA_SUCCESS) return r;
   if (p == nullptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
-  if (flags & CU_MEMHOSTREGISTER_DEVICEMAP) return CUDA_ERROR_NOT_SUPPORTED;
-  if (flags & ~(CU_MEMHOSTREGISTER_PORTABLE | CU_MEMHOSTREGISTER_IOMEMORY | CU_MEMHOSTREGISTER_READ_ONLY))
+  if (flags & ~(CU_MEMHOSTREGISTER_PORTABLE | CU_MEMHOSTREGISTER_DEVICEMAP | CU_MEMHOSTREGISTER_IOMEMORY |
+                CU_MEMHOSTREGISTER_READ_ONLY))
     return CUDA_ERROR_INVALID_VALUE;
   std::lock_guard<std::mutex> lock(g_host_mutex);
   uintptr_t base = 0;
@@ -169,8 +225,10 @@ REMOTE_API CUresult cuMemHostUnregister(void* p) {
 REMOTE_API CUresult cuMemHostGetDevicePointer_v2(CUdeviceptr* pdptr, void* p, unsigned int flags) {
   Context* ctx = nullptr;
   if (CUresult r = require_context(&ctx); r != CUDA_SUCCESS) return r;
-  if (pdptr == nullptr || p == nullptr || flags != 0) return CUDA_ERROR_INVALID_VALUE;
-  return CUDA_ERROR_NOT_SUPPORTED;
+  // "will fail ... if the function is called on a GPU that does not support
+  // mapped pinned memory", with the error the driver documents for it (the
+  // one bad arguments get too).
+  return CUDA_ERROR_INVALID_VALUE;
 }
 
 REMOTE_API CUresult cuMemHostGetFlags(unsigned int* flags, void* p) {

@@ -1,5 +1,6 @@
 // objects.cc — the tables of remote objects (remote.h), handle translation,
 // and releasing what a context owns when it is destroyed or reset.
+#include <iterator>
 #include <vector>
 
 #include "remote.h"
@@ -18,9 +19,17 @@ const Allocation* find_range_locked(CUdeviceptr p, uint64_t bytes, CUdeviceptr* 
   --it;
   uint64_t start = it->first, size = it->second.bytes;
   if (p < start || p - start >= size) return nullptr;
-  if (bytes > size - (p - start)) return nullptr;
+  const Allocation* first = &it->second;
+  uint64_t covered = size - (p - start);
+  for (auto at = it; bytes > covered;) {
+    if (!at->second.mapping) return nullptr;
+    auto next = std::next(at);
+    if (next == allocs.end() || next->first != at->first + at->second.bytes || !next->second.mapping) return nullptr;
+    covered += next->second.bytes;
+    at = next;
+  }
   if (base != nullptr) *base = start;
-  return &it->second;
+  return first;
 }
 
 CUresult check_range(CUdeviceptr p, uint64_t bytes) {

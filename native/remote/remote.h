@@ -76,7 +76,9 @@ CUresult sticky_error();
 struct Allocation {
   uint64_t bytes = 0;
   Context* ctx = nullptr;
-  bool freeable = true;   // false: a module global
+  bool freeable = true;   // false: a module global or a mapping
+  bool mapping = false;   // a range mapped into a reservation (vmm.cc)
+  uint64_t vmm_handle = 0;  // a mapping's allocation handle
 };
 
 struct Stream {
@@ -122,7 +124,9 @@ struct Objects {
 };
 Objects& objects();
 
-// The allocation containing [p, p + bytes), or null. Caller holds the mutex.
+// The allocation containing [p, p + bytes), or null; the range may also run
+// on through mappings that follow each other without a gap (*base, the
+// result: the first one). Caller holds the mutex.
 const Allocation* find_range_locked(CUdeviceptr p, uint64_t bytes, CUdeviceptr* base = nullptr);
 // INVALID_VALUE unless [p, p + bytes) lies in one allocation (bytes 0: p in one).
 CUresult check_range(CUdeviceptr p, uint64_t bytes);

@@ -5,6 +5,7 @@
 // streams are not distinguished).
 #include <cstring>
 
+#include "host_func.h"
 #include "remote.h"
 
 using namespace gpupool::remote;
@@ -188,17 +189,15 @@ REMOTE_API CUresult cuStreamWaitEvent_ptsz(CUstream s, CUevent e, unsigned int f
   return wait_event(s, e, flags);
 }
 
-// Host functions run here, after the stream's earlier work is done on the
-// worker: the call waits for the stream (stricter ordering than the driver).
+// Host functions run on the library's host-function thread, in stream order
+// (host_func.h); the call itself returns at once.
 REMOTE_API CUresult cuLaunchHostFunc(CUstream s, CUhostFn fn, void* userData) {
-  if (fn == nullptr) {
-    if (CUresult r = require_init(); r != CUDA_SUCCESS) return r;
-    return CUDA_ERROR_INVALID_VALUE;
-  }
-  CUresult r = stream_call(wire::kStreamSynchronize, s);
-  if (r != CUDA_SUCCESS) return r;
-  fn(userData);
-  return CUDA_SUCCESS;
+  Context* ctx = nullptr;
+  if (CUresult r = require_context(&ctx); r != CUDA_SUCCESS) return r;
+  if (fn == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  uint64_t remote = 0;
+  if (CUresult r = remote_stream(s, &remote); r != CUDA_SUCCESS) return r;
+  return launch_host_func(remote, fn, userData);
 }
 REMOTE_API CUresult cuLaunchHostFunc_ptsz(CUstream s, CUhostFn fn, void* userData) {
   return cuLaunchHostFunc(s, fn, userData);

@@ -196,6 +196,12 @@ std::string encode_attach(const std::string& secret) {
   return client_message(2, w);
 }
 
+std::string encode_host_func_done(uint64_t id) {
+  Writer w;
+  w.u64(1, id);
+  return client_message(4, w);
+}
+
 size_t call_size(uint64_t seq, CallOp op, size_t body_size) {
   size_t n = seq != 0 ? 1 + varint_size(seq) : 0;
   return n + varint_size((uint64_t{op} << 3) | kLen) + varint_size(body_size) + body_size;
@@ -301,6 +307,7 @@ bool decode_reply(const uint8_t* data, size_t size, Reply* out) {
         if (!g.ok()) return false;
         break;
       }
+      case 16: out->value = Reply::kNumber; out->number = f.varint; break;
       case 20: out->offset = f.varint; break;
       case 21: out->last = f.varint != 0; break;
       default: break;
@@ -351,6 +358,13 @@ bool decode_server_message(const void* data, size_t size, ServerMessage* out) {
         while (m.next(&mf)) {
           if (mf.number == 1) out->refused_reason = static_cast<int32_t>(mf.varint);
           if (mf.number == 2) out->message = as_string(mf);
+        }
+        break;
+      case 6:  // HostFuncReady
+        out->kind = ServerMessage::kHostFuncReady;
+        while (m.next(&mf)) {
+          if (mf.number == 1) out->host_func_id = mf.varint;
+          if (mf.number == 2) out->host_func_result = static_cast<int32_t>(mf.varint);
         }
         break;
       default:

@@ -103,6 +103,8 @@ struct Hello {
 // ClientMessage{hello} / ClientMessage{attach}.
 std::string encode_hello(const Hello& h);
 std::string encode_attach(const std::string& secret);
+// ClientMessage{host_func_done{id}}.
+std::string encode_host_func_done(uint64_t id);
 
 struct DeviceInfo {
   int32_t ordinal = 0;
@@ -127,7 +129,7 @@ struct ParamInfo {
 
 struct Reply {
   enum Value { kNone = 0, kHandle = 10, kMemInfo = 11, kData = 12, kMilliseconds = 13,
-               kFunction = 14, kGlobal = 15 };
+               kFunction = 14, kGlobal = 15, kNumber = 16 };
   uint64_t seq = 0;
   int32_t result = 0;
   uint64_t deferred_seq = 0;
@@ -140,12 +142,14 @@ struct Reply {
   uint64_t function_handle = 0;
   std::vector<ParamInfo> params;
   uint64_t global_dptr = 0, global_bytes = 0;
+  uint64_t number = 0;  // granularity, access flags
   uint64_t offset = 0;
   bool last = false;
 };
 
 struct ServerMessage {
-  enum Kind { kUnknown = 0, kQueued = 1, kRedirect = 2, kWelcome = 3, kReplies = 4, kRefused = 5 };
+  enum Kind { kUnknown = 0, kQueued = 1, kRedirect = 2, kWelcome = 3, kReplies = 4, kRefused = 5,
+              kHostFuncReady = 6 };
   Kind kind = kUnknown;
   // Queued
   uint64_t job_id = 0;
@@ -162,6 +166,9 @@ struct ServerMessage {
   // Refused
   int32_t refused_reason = 0;
   std::string message;
+  // HostFuncReady
+  uint64_t host_func_id = 0;
+  int32_t host_func_result = 0;
 };
 
 // False on malformed input.
@@ -175,9 +182,12 @@ enum CallOp : uint32_t {
   kModuleGetFunction = 14, kStreamCreate = 15, kStreamSynchronize = 16, kStreamQuery = 17,
   kEventCreate = 18, kEventSynchronize = 19, kEventQuery = 20, kEventElapsedTime = 21,
   kCtxSynchronize = 22, kBarrier = 23, kModuleGetGlobal = 24,
+  kMemGetAllocationGranularity = 25, kMemCreate = 26, kMemRelease = 27, kMemAddressReserve = 28,
+  kMemAddressFree = 29, kMemMap = 30, kMemUnmap = 31, kMemSetAccess = 32, kMemGetAccess = 33,
+  kMemAllocAsync = 34,
   kMemFree = 40, kMemcpyHtoD = 41, kMemcpyDtoD = 42, kMemset = 43, kLaunchKernel = 44,
   kEventRecord = 45, kStreamWaitEvent = 46, kModuleUnload = 47, kStreamDestroy = 48,
-  kEventDestroy = 49,
+  kEventDestroy = 49, kLaunchHostFunc = 50, kMemFreeAsync = 51,
 };
 
 // Call{seq, op = body}: the bytes of one Call message.

@@ -146,6 +146,15 @@ inline bool skip_destroyed_handles() {
   return v != nullptr && *v != 0 && *v != '0';
 }
 
+// GPUPOOL_TEST_REMOTE_DEVICE=1: the device is a pooled one across the network
+// (the forwarding driver, native/remote), which cannot do what only a local
+// device can (map this process's host memory, managed memory) and says so in
+// its attributes. Checks of those attributes expect 0 then, else 1.
+inline bool remote_device() {
+  const char* v = std::getenv("GPUPOOL_TEST_REMOTE_DEVICE");
+  return v != nullptr && *v != 0 && *v != '0';
+}
+
 // Flushed progress marker, so a crash on a real driver shows where it happened.
 inline void section(const char* name) { print_locked("-- %s\n", name); }
 

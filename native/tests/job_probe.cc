@@ -6,6 +6,8 @@
 // Commands, one per line; each answers one line on standard output:
 //   info              "info devices=<n> total=<bytes> free=<bytes>" (device 0, cuMemGetInfo)
 //   alloc <bytes>     "alloc <bytes> -> <CUDA error name>"; a successful block is held
+//   vmm <bytes>       "vmm <bytes> -> <CUDA error name>": cuMemCreate of pinned memory on
+//                     device 0 (a multiple of its granularity); a successful one is held
 //   freeall           "freeall <n>": frees every held block
 //   sleep <ms>        "slept <ms>" after that long (a job that holds its grant a while)
 //   exit <code>       exits with that code (end of input: exit 0)
@@ -62,6 +64,16 @@ int main() {
       CUresult a = cuMemAlloc(&p, bytes);
       if (a == CUDA_SUCCESS) held.push_back(p);
       std::printf("alloc %llu -> %s\n", bytes, name_of(a));
+    } else if (std::strncmp(line, "vmm ", 4) == 0) {
+      unsigned long long bytes = parse_bytes(line + 4);
+      CUmemAllocationProp prop;
+      std::memset(&prop, 0, sizeof prop);
+      prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
+      prop.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+      prop.location.id = 0;
+      CUmemGenericAllocationHandle h = 0;
+      CUresult a = cuMemCreate(&h, bytes, &prop, 0);
+      std::printf("vmm %llu -> %s\n", bytes, name_of(a));
     } else if (std::strncmp(line, "freeall", 7) == 0) {
       for (CUdeviceptr p : held) cuMemFree(p);
       std::printf("freeall %zu\n", held.size());

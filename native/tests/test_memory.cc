@@ -181,6 +181,14 @@ void check_pointer_attributes(CUcontext ctx, CUdevice dev) {
   CHECK_CU(cuMemFree(q), CUDA_SUCCESS);
 }
 
+// CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY of device 0.
+bool can_map_host_memory() {
+  int can_map = -1;
+  CHECK_CU(cuDeviceGetAttribute(&can_map, CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY, 0), CUDA_SUCCESS);
+  CHECK(can_map == 0 || can_map == 1);
+  return can_map == 1;
+}
+
 void check_host_alloc(CUcontext ctx) {
   dt::section("cuMemAllocHost / cuMemHostAlloc");
   void* h = nullptr;
@@ -206,8 +214,28 @@ void check_host_alloc(CUcontext ctx) {
   CHECK(static_cast<unsigned char*>(h)[kMiB - 1] == 0x5a);
   CHECK_CU(cuMemFreeHost(h), CUDA_SUCCESS);
 
-  // Mapped, portable: with unified addressing the device pointer is the host pointer.
   void* m = nullptr;
+  if (!can_map_host_memory()) {
+    // A device that cannot map host memory (a remote one): "The
+    // CU_MEMHOSTALLOC_DEVICEMAP flag may be specified on CUDA contexts for
+    // devices that do not support mapped pinned memory. The failure is deferred
+    // to cuMemHostGetDevicePointer()", which "will fail ... if the function is
+    // called on a GPU that does not support mapped pinned memory".
+    dt::info("device 0 cannot map host memory: checking the documented failures");
+    REQUIRE_CU(cuMemHostAlloc(&m, kMiB, CU_MEMHOSTALLOC_DEVICEMAP | CU_MEMHOSTALLOC_PORTABLE),
+               CUDA_SUCCESS);
+    std::memset(m, 0x33, kMiB);  // host-accessible all the same
+    CUdeviceptr md = 0;
+    CHECK_CU(cuMemHostGetDevicePointer(&md, m, 0), CUDA_ERROR_INVALID_VALUE);
+    CHECK_CU(cuMemcpyHtoD(d, m, kMiB), CUDA_SUCCESS);  // and usable for copies
+    uint32_t word = 0;
+    CHECK_CU(cuMemcpyDtoH(&word, d + kMiB - 4, 4), CUDA_SUCCESS);
+    CHECK_EQ(word, 0x33333333u);
+    CHECK_CU(cuMemFreeHost(m), CUDA_SUCCESS);
+    CHECK_CU(cuMemFree(d), CUDA_SUCCESS);
+    return;
+  }
+  // Mapped, portable: with unified addressing the device pointer is the host pointer.
   REQUIRE_CU(cuMemHostAlloc(&m, kMiB, CU_MEMHOSTALLOC_DEVICEMAP | CU_MEMHOSTALLOC_PORTABLE),
              CUDA_SUCCESS);
   CUdeviceptr md = 0;
@@ -226,12 +254,42 @@ void check_host_alloc(CUcontext ctx) {
   CHECK_CU(cuMemFree(d), CUDA_SUCCESS);
 }
 
+// Registered memory on a device that cannot map host memory: pinned, copied
+// from and to, but without a device address.
+void check_host_register_unmappable(void* h, size_t bytes) {
+  dt::info("device 0 cannot map host memory: checking registration without a device address");
+  REQUIRE_CU(cuMemHostRegister(h, bytes, CU_MEMHOSTREGISTER_PORTABLE), CUDA_SUCCESS);
+  CHECK_CU(cuMemHostRegister(h, bytes, 0), CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED);
+  unsigned type = 0;
+  CHECK_CU(cuPointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE,
+                                 reinterpret_cast<CUdeviceptr>(h)),
+           CUDA_SUCCESS);
+  CHECK_EQ(type, static_cast<unsigned>(CU_MEMORYTYPE_HOST));
+  CUdeviceptr hd = 0;
+  CHECK_CU(cuMemHostGetDevicePointer(&hd, h, 0), CUDA_ERROR_INVALID_VALUE);
+  CUdeviceptr d = 0;
+  REQUIRE_CU(cuMemAlloc(&d, bytes), CUDA_SUCCESS);
+  CHECK_CU(cuMemcpyHtoD(d, h, bytes), CUDA_SUCCESS);
+  CHECK_CU(cuMemsetD8(d, 0x22, bytes / 2), CUDA_SUCCESS);
+  CHECK_CU(cuMemcpyDtoH(h, d, bytes), CUDA_SUCCESS);
+  CHECK_EQ(static_cast<unsigned char*>(h)[0], 0x22);
+  CHECK_EQ(static_cast<unsigned char*>(h)[bytes - 1], 0x11);
+  CHECK_CU(cuMemHostUnregister(h), CUDA_SUCCESS);
+  CHECK_CU(cuMemHostUnregister(h), CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED);
+  CHECK_CU(cuMemFree(d), CUDA_SUCCESS);
+}
+
 void check_host_register() {
   dt::section("cuMemHostRegister / Unregister");
   const size_t bytes = 4 * kMiB;
   void* h = std::aligned_alloc(4096, bytes);
   REQUIRE(h != nullptr);
   std::memset(h, 0x11, bytes);
+  if (!can_map_host_memory()) {
+    check_host_register_unmappable(h, bytes);
+    std::free(h);
+    return;
+  }
   REQUIRE_CU(cuMemHostRegister(h, bytes, CU_MEMHOSTREGISTER_DEVICEMAP), CUDA_SUCCESS);
   CHECK_CU(cuMemHostRegister(h, bytes, CU_MEMHOSTREGISTER_DEVICEMAP),
            CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED);
@@ -265,6 +323,15 @@ void check_managed() {
   dt::section("cuMemAllocManaged");
   const size_t bytes = kMiB;
   CUdeviceptr p = 0;
+  int managed_memory = -1;
+  CHECK_CU(cuDeviceGetAttribute(&managed_memory, CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY, 0), CUDA_SUCCESS);
+  if (managed_memory == 0) {
+    // A device without managed memory (a remote one): the documented answer.
+    dt::info("device 0 has no managed memory: checking CUDA_ERROR_NOT_SUPPORTED");
+    CHECK_CU(cuMemAllocManaged(&p, bytes, CU_MEM_ATTACH_GLOBAL), CUDA_ERROR_NOT_SUPPORTED);
+    return;
+  }
+  CHECK_EQ(managed_memory, 1);
   REQUIRE_CU(cuMemAllocManaged(&p, bytes, CU_MEM_ATTACH_GLOBAL), CUDA_SUCCESS);
   uint32_t* host = reinterpret_cast<uint32_t*>(p);
   for (size_t i = 0; i < bytes / 4; ++i) host[i] = 7;

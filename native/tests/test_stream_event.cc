@@ -309,7 +309,12 @@ void check_timing(const Kernels& k) {
   CHECK_CU(cuStreamDestroy(s), CUDA_SUCCESS);
 }
 
+// The thread that made the calls: host functions must run on another one.
+std::thread::id g_caller;
+std::atomic<int> g_on_caller_thread{0};
+
 void CUDA_CB mark_done(void* user) {
+  if (std::this_thread::get_id() == g_caller) g_on_caller_thread.fetch_add(1);
   static_cast<std::atomic<int>*>(user)->fetch_add(1);
 }
 
@@ -323,6 +328,7 @@ void check_host_func(const Kernels& k) {
   CUstream s = nullptr;
   REQUIRE_CU(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING), CUDA_SUCCESS);
   std::atomic<int> calls{0};
+  g_caller = std::this_thread::get_id();
   // "The function will be called after currently enqueued work..."
   CHECK_CU(dt::launch_spin(k.spin, s, 150), CUDA_SUCCESS);
   CHECK_CU(cuLaunchHostFunc(s, mark_done, &calls), CUDA_SUCCESS);
@@ -337,10 +343,21 @@ void check_host_func(const Kernels& k) {
   CHECK_CU(cuEventQuery(e), CUDA_ERROR_NOT_READY);
   CHECK_CU(cuEventSynchronize(e), CUDA_SUCCESS);
   CHECK_EQ(calls.load(), 2);
+  // It runs even while the program makes no driver call at all (it may wait
+  // for the function by itself). Polled for up to 30 s: a deadlock guard, not
+  // a timing check.
+  CHECK_CU(dt::launch_spin(k.spin, s, 20), CUDA_SUCCESS);
+  CHECK_CU(cuLaunchHostFunc(s, mark_done, &calls), CUDA_SUCCESS);
+  for (int i = 0; i < 3000 && calls.load() != 3; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK_EQ(calls.load(), 3);
+  CHECK_CU(cuStreamSynchronize(s), CUDA_SUCCESS);
   // On the legacy stream too.
   CHECK_CU(cuLaunchHostFunc(nullptr, mark_done, &calls), CUDA_SUCCESS);
   CHECK_CU(cuStreamSynchronize(nullptr), CUDA_SUCCESS);
-  CHECK_EQ(calls.load(), 3);
+  CHECK_EQ(calls.load(), 4);
+  // The driver runs host functions on a thread of its own, never in the caller.
+  CHECK_EQ(g_on_caller_thread.load(), 0);
   CHECK_CU(cuEventDestroy(e), CUDA_SUCCESS);
   CHECK_CU(cuStreamDestroy(s), CUDA_SUCCESS);
 }

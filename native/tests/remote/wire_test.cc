@@ -100,12 +100,17 @@ std::string client_case(const std::string& name) {
     w.u64(1, 5);
     w.str(2, "saxpy");
     add(302, kModuleGetFunction, w);
+    w.clear();
+    w.u64(1, 7);
+    w.u64(2, 77);
+    add(303, kLaunchHostFunc, w);
     Writer b;
     b.mutable_data() = batch;
     Writer msg;
     msg.message(3, b);
     return msg.data();
   }
+  if (name == "host_func_done") return encode_host_func_done(77);
   return "";
 }
 
@@ -147,6 +152,8 @@ bool check_server_case(const std::string& name, const std::string& bytes) {
     EXPECT(r[6].seq == 13 && r[6].result == 700 && r[6].deferred_seq == 5 && r[6].value == Reply::kNone);
   } else if (name == "refused") {
     EXPECT(m.kind == ServerMessage::kRefused && m.refused_reason == 1 && m.message == "bad token");
+  } else if (name == "host_func_ready") {
+    EXPECT(m.kind == ServerMessage::kHostFuncReady && m.host_func_id == 77 && m.host_func_result == 700);
   } else {
     std::printf("unknown case %s\n", name.c_str());
     return false;

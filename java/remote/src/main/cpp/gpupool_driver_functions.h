@@ -40,6 +40,109 @@ inline int cuFuncGetParamInfo(long long function, long long index, long long* of
   return r;
 }
 
+// ---- virtual memory management -------------------------------------------------------
+// JCuda 12.0.0 binds these, but fills CUmemAllocationProp's allocFlags wrongly (usage = 1 for
+// a 0 given), so the worker builds the structs here. Their layouts are cuda.h's (unchanged
+// since CUDA 11); handles and addresses travel as integers.
+
+struct MemLocation { int type; int id; };
+struct MemAllocationProp {
+  int type;
+  int requestedHandleTypes;
+  MemLocation location;
+  void* win32HandleMetaData;
+  struct { unsigned char compressionType, gpuDirectRDMACapable; unsigned short usage; unsigned char reserved[4]; }
+      allocFlags;
+};
+struct MemAccessDesc { MemLocation location; int flags; };
+enum { kPinned = 1, kLocationDevice = 1 };
+
+inline MemAllocationProp device_prop(int device, int compression, int rdma, int usage) {
+  MemAllocationProp p = {};
+  p.type = kPinned;
+  p.location.type = kLocationDevice;
+  p.location.id = device;
+  p.allocFlags.compressionType = (unsigned char) compression;
+  p.allocFlags.gpuDirectRDMACapable = (unsigned char) (rdma != 0);
+  p.allocFlags.usage = (unsigned short) usage;
+  return p;
+}
+
+#define GPUPOOL_DRIVER_FN(type, name) \
+  static type fn = (type) driver_symbol(name); \
+  if (fn == NULL) return kNotFound
+
+// cuMemGetAllocationGranularity: out[0] = the granularity.
+inline int vmmGranularity(long long* out, int device, int compression, int rdma, int usage, int option) {
+  typedef int (*Fn)(size_t*, const MemAllocationProp*, int);
+  GPUPOOL_DRIVER_FN(Fn, "cuMemGetAllocationGranularity");
+  if (out == NULL) return kInvalidValue;
+  MemAllocationProp p = device_prop(device, compression, rdma, usage);
+  size_t g = 0;
+  int r = fn(&g, &p, option);
+  if (r == kSuccess) out[0] = (long long) g;
+  return r;
+}
+
+// cuMemCreate: handle[0] = the new allocation handle.
+inline int vmmCreate(long long* handle, long long size, int device, int compression, int rdma, int usage,
+                     long long flags) {
+  typedef int (*Fn)(unsigned long long*, size_t, const MemAllocationProp*, unsigned long long);
+  GPUPOOL_DRIVER_FN(Fn, "cuMemCreate");
+  if (handle == NULL || size < 0) return kInvalidValue;
+  MemAllocationProp p = device_prop(device, compression, rdma, usage);
+  unsigned long long h = 0;
+  int r = fn(&h, (size_t) size, &p, (unsigned long long) flags);
+  if (r == kSuccess) handle[0] = (long long) h;
+  return r;
+}
+
+inline int vmmRelease(long long handle) {
+  typedef int (*Fn)(unsigned long long);
+  GPUPOOL_DRIVER_FN(Fn, "cuMemRelease");
+  return fn((unsigned long long) handle);
+}
+
+inline int vmmMap(long long ptr, long long size, long long offset, long long handle, long long flags) {
+  typedef int (*Fn)(unsigned long long, size_t, size_t, unsigned long long, unsigned long long);
+  GPUPOOL_DRIVER_FN(Fn, "cuMemMap");
+  return fn((unsigned long long) ptr, (size_t) size, (size_t) offset, (unsigned long long) handle,
+            (unsigned long long) flags);
+}
+
+// cuMemSetAccess with one descriptor: `device`'s access.
+inline int vmmSetAccess(long long ptr, long long size, int device, int flags) {
+  typedef int (*Fn)(unsigned long long, size_t, const MemAccessDesc*, size_t);
+  GPUPOOL_DRIVER_FN(Fn, "cuMemSetAccess");
+  MemAccessDesc d = {{kLocationDevice, device}, flags};
+  return fn((unsigned long long) ptr, (size_t) size, &d, 1);
+}
+
+// cuMemGetAccess: out[0] = `device`'s access flags.
+inline int vmmGetAccess(long long* out, int device, long long ptr) {
+  typedef int (*Fn)(unsigned long long*, const MemLocation*, unsigned long long);
+  GPUPOOL_DRIVER_FN(Fn, "cuMemGetAccess");
+  if (out == NULL) return kInvalidValue;
+  MemLocation l = {kLocationDevice, device};
+  unsigned long long flags = 0;
+  int r = fn(&flags, &l, (unsigned long long) ptr);
+  if (r == kSuccess) out[0] = (long long) flags;
+  return r;
+}
+
+// cuMemAllocAsync (JCuda 12.0.0 has cuMemFreeAsync but not this): ptr[0] = the address.
+inline int memAllocAsync(long long* ptr, long long size, long long stream) {
+  typedef int (*Fn)(unsigned long long*, size_t, void*);
+  GPUPOOL_DRIVER_FN(Fn, "cuMemAllocAsync");
+  if (ptr == NULL || size < 0) return kInvalidValue;
+  unsigned long long p = 0;
+  int r = fn(&p, (size_t) size, (void*) (size_t) stream);
+  if (r == kSuccess) ptr[0] = (long long) p;
+  return r;
+}
+
+#undef GPUPOOL_DRIVER_FN
+
 }  // namespace gpupool_remote
 
 #endif

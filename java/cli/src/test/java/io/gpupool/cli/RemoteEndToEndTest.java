@@ -145,6 +145,13 @@ class RemoteEndToEndTest {
     assertEquals("alloc " + 768 * MIB + " -> CUDA_ERROR_OUT_OF_MEMORY", job.nextOut());
     job.send("alloc " + 256 * MIB);
     assertEquals("alloc " + 256 * MIB + " -> CUDA_SUCCESS", job.nextOut());
+    // VMM memory counts against the same quota (the worker's shim accounts cuMemCreate).
+    job.send("vmm " + 512 * MIB);
+    assertEquals("vmm " + 512 * MIB + " -> CUDA_ERROR_OUT_OF_MEMORY", job.nextOut());
+    job.send("vmm " + 128 * MIB);
+    assertEquals("vmm " + 128 * MIB + " -> CUDA_SUCCESS", job.nextOut());
+    job.send("info");
+    assertEquals("info devices=1 total=" + 512 * MIB + " free=" + 128 * MIB + " rc=CUDA_SUCCESS", job.nextOut());
     assertEquals(1, runningJobs());
     job.send("exit 5");
     assertEquals(5, job.waitFor());

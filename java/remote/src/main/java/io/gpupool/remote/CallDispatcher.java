@@ -18,6 +18,8 @@ final class CallDispatcher {
   private final ModuleCalls modules;
   private final Streams streams;
   private final Events events;
+  private final HostFunctions hostFunctions;
+  private final VmmCalls vmm;
 
   private boolean deferred;
   private int deferredResult;
@@ -25,9 +27,19 @@ final class CallDispatcher {
 
   CallDispatcher(HandleTable table, WorkerLimits limits) {
     streams = new Streams(table);
+    hostFunctions = new HostFunctions(streams);
+    vmm = new VmmCalls(table, limits);
     events = new Events(table, streams);
     memory = new MemoryCalls(table, limits, streams);
     modules = new ModuleCalls(table, streams);
+  }
+
+  VmmCalls vmm() {
+    return vmm;
+  }
+
+  HostFunctions hostFunctions() {
+    return hostFunctions;
   }
 
   /** True for the calls that remote.proto lists as pipelined; false for unknown ones too. */
@@ -35,6 +47,7 @@ final class CallDispatcher {
     switch (op) {
       case MEM_FREE: case MEMCPY_HTOD: case MEMCPY_DTOD: case MEMSET: case LAUNCH_KERNEL: case EVENT_RECORD:
       case STREAM_WAIT_EVENT: case MODULE_UNLOAD: case STREAM_DESTROY: case EVENT_DESTROY:
+      case LAUNCH_HOST_FUNC: case MEM_FREE_ASYNC:
         return true;
       default:
         return false;
@@ -76,6 +89,9 @@ final class CallDispatcher {
       case MODULE_UNLOAD: return modules.unload(c.getModuleUnload().getModule());
       case STREAM_DESTROY: return streams.destroy(c.getStreamDestroy().getStream());
       case EVENT_DESTROY: return events.destroy(c.getEventDestroy().getEvent());
+      case MEM_FREE_ASYNC: return memory.freeAsync(c.getMemFreeAsync().getDptr(), c.getMemFreeAsync().getStream());
+      case LAUNCH_HOST_FUNC:
+        return hostFunctions.launch(c.getLaunchHostFunc().getStream(), c.getLaunchHostFunc().getId());
       default: throw new IllegalStateException("not pipelined: " + c.getOpCase());
     }
   }
@@ -84,6 +100,9 @@ final class CallDispatcher {
     long seq = c.getSeq();
     switch (c.getOpCase()) {
       case MEM_ALLOC: out.add(memory.alloc(seq, c.getMemAlloc().getBytes())); break;
+      case MEM_ALLOC_ASYNC:
+        out.add(memory.allocAsync(seq, c.getMemAllocAsync().getBytes(), c.getMemAllocAsync().getStream()));
+        break;
       case MEM_GET_INFO: out.add(memory.info(seq)); break;
       case MEMCPY_DTOH: memory.dtoh(seq, c.getMemcpyDtoh(), out); break;
       case MODULE_LOAD_DATA: out.add(modules.load(seq, c.getModuleLoadData().getImage().toByteArray())); break;
@@ -104,6 +123,20 @@ final class CallDispatcher {
         break;
       case CTX_SYNCHRONIZE: out.add(ReplySink.result(seq, cuCtxSynchronize())); break;
       case BARRIER: out.add(ReplySink.result(seq, CudaResult.SUCCESS)); break;
+      case MEM_GET_ALLOCATION_GRANULARITY:
+        out.add(vmm.granularity(seq, c.getMemGetAllocationGranularity().getOption(),
+            c.getMemGetAllocationGranularity().getAllocFlags()));
+        break;
+      case MEM_CREATE: out.add(vmm.create(seq, c.getMemCreate())); break;
+      case MEM_RELEASE: out.add(ReplySink.result(seq, vmm.release(c.getMemRelease().getHandle()))); break;
+      case MEM_ADDRESS_RESERVE: out.add(vmm.reserve(seq, c.getMemAddressReserve())); break;
+      case MEM_ADDRESS_FREE:
+        out.add(ReplySink.result(seq, vmm.free(c.getMemAddressFree().getPtr(), c.getMemAddressFree().getBytes())));
+        break;
+      case MEM_MAP: out.add(ReplySink.result(seq, vmm.map(c.getMemMap()))); break;
+      case MEM_UNMAP: out.add(ReplySink.result(seq, vmm.unmap(c.getMemUnmap().getPtr(), c.getMemUnmap().getBytes()))); break;
+      case MEM_SET_ACCESS: out.add(ReplySink.result(seq, vmm.setAccess(c.getMemSetAccess()))); break;
+      case MEM_GET_ACCESS: out.add(vmm.getAccess(seq, c.getMemGetAccess().getPtr())); break;
       default: throw new IllegalArgumentException("no such call: " + c.getOpCase()); // refused before it gets here
     }
   }

@@ -10,6 +10,7 @@ final class CudaResult {
   static final int INVALID_VALUE = 1;
   static final int OUT_OF_MEMORY = 2;
   static final int INVALID_HANDLE = 400;
+  static final int NOT_READY = 600;
   static final int NOT_SUPPORTED = 801;
 
   private CudaResult() {}

@@ -9,7 +9,8 @@ import org.bytedeco.javacpp.annotation.Platform;
  * (javacpp:build compiles src/main/cpp/gpupool_driver_functions.h into a JNI library next to
  * this class). The functions are looked up with dlsym in the libcuda.so.1 that JCuda already
  * loaded, so nothing links against libcuda and a driver without a symbol answers
- * CUDA_ERROR_NOT_FOUND rather than failing to load. {@link DriverParamLayout} uses it.
+ * CUDA_ERROR_NOT_FOUND rather than failing to load. {@link DriverParamLayout} and {@link
+ * VmmCalls} use it (the latter because JCuda fills CUmemAllocationProp wrongly).
  *
  * <p>This class must refer to nothing but JavaCPP: javacpp:build loads it with only
  * target/classes and JavaCPP on its class path, and silently leaves out a class it cannot load.
@@ -42,4 +43,24 @@ public final class DriverFunctions {
    * CUDA_ERROR_NOT_FOUND when the driver has no cuFuncGetParamInfo.
    */
   public static native int cuFuncGetParamInfo(long function, long index, long[] offsetAndSize);
+
+  /** cuMemGetAllocationGranularity for pinned memory on {@code device}: {@code out[0]}. */
+  public static native int vmmGranularity(long[] out, int device, int compression, int rdma, int usage, int option);
+
+  /** cuMemCreate of pinned memory on {@code device}: {@code handle[0]} is the new handle. */
+  public static native int vmmCreate(long[] handle, long size, int device, int compression, int rdma, int usage,
+      long flags);
+
+  public static native int vmmRelease(long handle);
+
+  public static native int vmmMap(long ptr, long size, long offset, long handle, long flags);
+
+  /** cuMemSetAccess with one descriptor, {@code device}'s access. */
+  public static native int vmmSetAccess(long ptr, long size, int device, int flags);
+
+  /** cuMemAllocAsync on the stream whose raw handle is {@code stream}: {@code ptr[0]}. */
+  public static native int memAllocAsync(long[] ptr, long size, long stream);
+
+  /** cuMemGetAccess of {@code device}: {@code out[0]}. */
+  public static native int vmmGetAccess(long[] out, int device, long ptr);
 }

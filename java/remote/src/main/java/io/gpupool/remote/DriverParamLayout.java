@@ -30,8 +30,8 @@ final class DriverParamLayout {
     return NATIVE_POINTER != null && DriverFunctions.loaded();
   }
 
-  /** The raw CUfunction JCuda keeps, 0 if it cannot be read. */
-  static long rawPointer(CUfunction function) {
+  /** The raw handle (CUfunction, CUstream, ...) JCuda keeps, 0 if it cannot be read. */
+  static long rawPointer(NativePointerObject function) {
     if (NATIVE_POINTER == null || function == null) return 0;
     try {
       return (Long) NATIVE_POINTER.invoke(function);

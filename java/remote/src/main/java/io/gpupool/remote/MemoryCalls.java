@@ -2,6 +2,7 @@ package io.gpupool.remote;
 
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
 import static jcuda.driver.JCudaDriver.cuMemFree;
+import static jcuda.driver.JCudaDriver.cuMemFreeAsync;
 import static jcuda.driver.JCudaDriver.cuMemGetInfo;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoD;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
@@ -61,6 +62,34 @@ final class MemoryCalls {
     if (r != CudaResult.SUCCESS) return ReplySink.result(seq, r);
     table.addRegion(p, bytes, 0);
     return Reply.newBuilder().setSeq(seq).setHandle(p.address()).build();
+  }
+
+  /** cuMemAllocAsync (through {@link DriverFunctions}): an allocation like {@link #alloc}'s. */
+  Reply allocAsync(long seq, long bytes, long stream) {
+    if (bytes == 0) return ReplySink.result(seq, CudaResult.INVALID_VALUE);
+    if (bytes < 0 || bytes > limits.maxAllocationBytes() || table.full()) {
+      return ReplySink.result(seq, CudaResult.OUT_OF_MEMORY);
+    }
+    long raw = streams.raw(stream);
+    if (raw == -1) return ReplySink.result(seq, CudaResult.INVALID_HANDLE);
+    if (!DriverFunctions.loaded()) return ReplySink.result(seq, CudaResult.NOT_SUPPORTED);
+    long[] p = new long[1];
+    int r = DriverFunctions.memAllocAsync(p, bytes, raw);
+    if (r != CudaResult.SUCCESS) return ReplySink.result(seq, r);
+    DevicePointer pointer = new DevicePointer(p[0]);
+    table.addRegion(pointer, bytes, 0);
+    return Reply.newBuilder().setSeq(seq).setHandle(pointer.address()).build();
+  }
+
+  int freeAsync(long dptr, long stream) {
+    HandleTable.Region region = table.allocation(dptr);
+    if (region == null) return CudaResult.INVALID_VALUE;
+    CUstream s = streams.resolve(stream);
+    if (s == Streams.INVALID) return CudaResult.INVALID_HANDLE;
+    // JCuda refuses a null stream object; one holding the NULL handle is the NULL stream.
+    int r = cuMemFreeAsync(region.pointer(), s != null ? s : new CUstream());
+    if (r == CudaResult.SUCCESS) table.removeRegion(dptr);
+    return r;
   }
 
   Reply info(long seq) {

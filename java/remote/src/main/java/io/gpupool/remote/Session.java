@@ -122,6 +122,7 @@ final class Session {
    */
   void attach(Channel channel) {
     writer = new ReplyWriter(channel, () -> stopped);
+    dispatcher.hostFunctions().attach(channel);
     if (channel.eventLoop().inEventLoop()) {
       synchronized (contextGuard) {
         inline = cuCtxSetCurrent(context) == CudaResult.SUCCESS;
@@ -133,6 +134,10 @@ final class Session {
     return writer;
   }
 
+  HostFunctions hostFunctions() {
+    return dispatcher.hostFunctions();
+  }
+
   /**
    * Executes a batch at once on the calling thread, the event loop (saving the hand-over to the
    * session thread and back that a synchronous call's round trip would otherwise pay), when
@@ -140,16 +145,17 @@ final class Session {
    * time, in seq order — and the batch has no DtoH copy (those stream their chunks, waiting for
    * the client to read them, which only the session thread may do). Longer or larger batches
    * (pipelined work, HtoD chunks) go to the session thread still, so the event loop reads the
-   * next batch meanwhile.
+   * next batch meanwhile. Nor while host-function gates are open or the batch places one: a
+   * synchronising call could then wait for a HostFuncDone that only the event loop can read.
    * False: use {@link #execute}.
    */
   boolean tryExecuteInline(CallBatch batch, int frameBytes) {
     if (!inline || stopped || batch.getCallsCount() > MAX_INLINE_CALLS || frameBytes > MAX_INLINE_BYTES
-        || inFlight.get() != 0) {
+        || inFlight.get() != 0 || dispatcher.hostFunctions().open() != 0) {
       return false;
     }
     for (Call call : batch.getCallsList()) {
-      if (call.getOpCase() == Call.OpCase.MEMCPY_DTOH) return false;
+      if (call.getOpCase() == Call.OpCase.MEMCPY_DTOH || call.getOpCase() == Call.OpCase.LAUNCH_HOST_FUNC) return false;
     }
     run(batch);
     return true;
@@ -202,6 +208,7 @@ final class Session {
   /** Stops executing queued calls (the connection is being closed). */
   void stop() {
     stopped = true;
+    if (dispatcher != null) dispatcher.hostFunctions().releaseAll();
     ReplyWriter out = writer;
     if (out != null) out.writabilityChanged(); // a session thread waiting to send gives up
   }
@@ -209,6 +216,7 @@ final class Session {
   /** Frees the session (once) and completes the returned future when done. */
   synchronized CompletableFuture<Void> end() {
     stopped = true;
+    if (dispatcher != null) dispatcher.hostFunctions().releaseAll(); // before free() synchronises
     if (!endRequested) {
       endRequested = true;
       thread.execute(() -> {
@@ -242,6 +250,7 @@ final class Session {
       cuModuleUnload(table.get(id, HandleTable.Kind.MODULE, ModuleCalls.LoadedModule.class).module());
     }
     for (HandleTable.Region r : table.allocations()) cuMemFree(r.pointer());
+    dispatcher.vmm().freeAll();
     table.clear();
     liveHandles = 0;
     cuCtxSetCurrent(new CUcontext());

@@ -11,12 +11,17 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * The attached connection, on the event loop: checks every batch (only CallBatch, every call a
  * known op, seq increasing by one — anything else is Refused BAD_REQUEST and the session ends)
- * and hands it to the session thread.
+ * and hands it to the session thread (or runs it at once, see Session#tryExecuteInline).
  *
  * <p>Backpressure: the socket is not read while more than {@link #MAX_QUEUED_BYTES} of calls
  * wait for the session thread, or while the outbound buffer is over its high water mark (the
  * client is not reading its replies). TCP flow control then pushes back on the client, so a fast
- * or stalled client cannot make the worker buffer without bound.
+ * or stalled client cannot make the worker buffer without bound. While a host-function gate
+ * waits for the client's HostFuncDone, reading goes on up to twice that: the Done may sit behind
+ * calls another client thread sent meanwhile, and the session could otherwise wait for it forever.
+ *
+ * <p>HostFuncDone is handled here, on arrival, not queued: the session thread may be waiting on
+ * the very stream it opens.
  */
 final class SessionHandler extends SimpleChannelInboundHandler<InboundFrame> {
   static final long MAX_QUEUED_BYTES = 64L * 1024 * 1024;
@@ -28,6 +33,11 @@ final class SessionHandler extends SimpleChannelInboundHandler<InboundFrame> {
 
   SessionHandler(Session session) {
     this.session = session;
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    session.hostFunctions().onAwait(() -> ctx.executor().execute(() -> updateAutoRead(ctx)));
   }
 
   @Override
@@ -44,8 +54,15 @@ final class SessionHandler extends SimpleChannelInboundHandler<InboundFrame> {
   private boolean queue(ChannelHandlerContext ctx, InboundFrame frame) {
     ClientMessage message = frame.message();
     if (refused) return false;
+    if (message.hasHostFuncDone()) {
+      long id = message.getHostFuncDone().getId();
+      if (!session.hostFunctions().done(id)) {
+        refuse(ctx, "HostFuncDone for host function " + Long.toUnsignedString(id) + ", which is not waiting");
+      }
+      return false;
+    }
     if (!message.hasCalls()) {
-      refuse(ctx, "an attached session sends only CallBatch, not " + message.getMessageCase());
+      refuse(ctx, "an attached session sends only CallBatch and HostFuncDone, not " + message.getMessageCase());
       return false;
     }
     CallBatch batch = message.getCalls();
@@ -90,7 +107,8 @@ final class SessionHandler extends SimpleChannelInboundHandler<InboundFrame> {
 
   private void updateAutoRead(ChannelHandlerContext ctx) {
     if (refused) return;
-    boolean read = queuedBytes.get() <= MAX_QUEUED_BYTES && ctx.channel().isWritable();
+    long limit = session.hostFunctions().awaiting() > 0 ? 2 * MAX_QUEUED_BYTES : MAX_QUEUED_BYTES;
+    boolean read = queuedBytes.get() <= limit && ctx.channel().isWritable();
     if (ctx.channel().config().isAutoRead() != read) ctx.channel().config().setAutoRead(read);
   }
 

@@ -35,6 +35,17 @@ final class Streams {
     return s != null ? s : INVALID;
   }
 
+  /**
+   * The driver's raw CUstream for a client's stream value (0, 1, 2: the special streams, whose
+   * handles are those numbers), or -1 for no stream of this session or an unreadable handle.
+   */
+  long raw(long value) {
+    if (value == 0 || value == 1 || value == 2) return value;
+    CUstream s = own(value);
+    long raw = s == null ? 0 : DriverParamLayout.rawPointer(s);
+    return raw == 0 ? -1 : raw;
+  }
+
   /** Only streams the session created; the special values are no handles. */
   private CUstream own(long value) {
     return table.get(value, HandleTable.Kind.STREAM, CUstream.class);

@@ -22,27 +22,14 @@ import org.junit.jupiter.params.provider.ValueSource;
  * the forwarding libcuda (native/remote, {@code <build>/lib/remote/libcuda.so.1}): each program
  * gets its own WorkerMain process on the simulated driver and must exit 0.
  *
- * <p>Not run, with the reason:
- *
- * <ul>
- *   <li>test_memory: maps host memory into the device (CU_MEMHOSTREGISTER_DEVICEMAP,
- *       cuMemHostGetDevicePointer), which cannot work across a network; the library answers
- *       CUDA_ERROR_NOT_SUPPORTED and the program stops there.
- *   <li>test_stream_event: cuLaunchHostFunc must return before the stream's earlier work is
- *       done; the protocol has no host callbacks, so the library waits for the stream and runs
- *       the function in the caller (one check fails).
- *   <li>test_vmm: the virtual memory management API is not part of the protocol.
- * </ul>
+ * <p>All of them run: host functions, VMM and stream-ordered allocation are forwarded; where a
+ * remote device cannot do what a local one does (map this process's host memory, managed
+ * memory), the library reports it through the device attributes and the programs check the
+ * documented behaviour of such a device.
  *
  * The native build directory is the parent of {@code gpupool.kernels.dir} (surefire sets it).
  */
 class NativeClientThroughWorkerTest {
-  private static final Map<String, String> NOT_RUN =
-      Map.of(
-          "test_memory", "mapped host memory cannot reach a remote device",
-          "test_stream_event", "cuLaunchHostFunc runs synchronously (no host callbacks in the protocol)",
-          "test_vmm", "VMM is not forwarded");
-
   static Path nativeBuild() {
     String kernels = System.getProperty("gpupool.kernels.dir");
     assumeTrue(kernels != null, "gpupool.kernels.dir is not set");
@@ -65,7 +52,6 @@ class NativeClientThroughWorkerTest {
         "test_vmm"
       })
   void programPassesThroughTheRemoteDriver(String program) throws Exception {
-    assumeTrue(!NOT_RUN.containsKey(program), () -> program + " not run: " + NOT_RUN.get(program));
     Path build = nativeBuild();
     Path remoteLib = build.resolve("lib/remote/libcuda.so.1");
     Path exe = build.resolve("tests").resolve(program);
@@ -101,6 +87,7 @@ class NativeClientThroughWorkerTest {
       env.put("GPUPOOL_REMOTE_WORKER", address);
       env.put("GPUPOOL_REMOTE_SECRET", hex);
       env.put("GPUPOOL_KERNELS_DIR", build.resolve("kernels").toString());
+      env.put("GPUPOOL_TEST_REMOTE_DEVICE", "1"); // attributes of what only a local device can do: 0
       pb.redirectErrorStream(true);
       pb.redirectOutput(log);
       Process p = pb.start();
