@@ -108,7 +108,10 @@
   X(cuEventCreate) X(cuEventDestroy_v2) X(cuEventRecord)               \
   X(cuEventQuery) X(cuEventSynchronize)                                \
   X(cuEventElapsedTime) X(cuEventElapsedTime_v2)                       \
-  X(cuThreadExchangeStreamCaptureMode)
+  X(cuThreadExchangeStreamCaptureMode)                                 \
+  /* swappable memory (swap*.cc) */                                    \
+  X(cuMemAddressReserve) X(cuMemAddressFree) X(cuMemSetAccess)         \
+  X(cuMemGetAllocationGranularity)
 
 namespace gpupool::shim {
 
