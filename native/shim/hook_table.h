@@ -51,6 +51,8 @@
   X(cuArray3DCreate) X(cuArray3DCreate_v2)                                                \
   X(cuMipmappedArrayCreate)                                                               \
   X(cuArrayDestroy) X(cuMipmappedArrayDestroy)                                            \
+  /* pointer queries about swappable memory (hooks_pointer.cc) */                         \
+  X(cuMemGetAddressRange_v2) X(cuPointerGetAttribute) X(cuPointerGetAttributes)           \
   /* contexts that take their memory with them (hooks_memory.cc) */                       \
   X(cuCtxDestroy) X(cuCtxDestroy_v2)                                                      \
   X(cuDevicePrimaryCtxRetain)                                                             \
