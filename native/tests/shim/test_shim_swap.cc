@@ -22,8 +22,13 @@
 //   plain    on a device that is not oversubscribed allocations are the
 //            driver's, requests are ignored, nothing is counted
 //   context  destroying a context frees its swappable memory, resident or out
+//   busy     three threads fill and check their memory in a loop while the
+//            scheduler hands the device away, evicts and gives it back 20
+//            times: no operation fails, no value is lost, every eviction
+//            copies every byte and every one comes back
 #include "fake_agent.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <functional>
@@ -401,6 +406,58 @@ int role_context() {
   return dt::finish();
 }
 
+int role_busy() {
+  Job j = start_job();  // holder: this job
+  CUfunction fill = dt::get_function(dt::load_kernel_module("fill_u32"), "fill_u32");
+  constexpr int kThreads = 3;
+  constexpr size_t kWords = 300 * 1000;  // 1.14 MiB each
+  std::vector<CUdeviceptr> p(kThreads, 0);
+  for (auto& q : p) REQUIRE_CU(cuMemAlloc(&q, kWords * 4), CUDA_SUCCESS);
+  Region reg = my_region();
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0}, rounds{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      cuCtxSetCurrent(j.ctx);
+      CUstream s = nullptr;
+      if (cuStreamCreate(&s, CU_STREAM_NON_BLOCKING) != CUDA_SUCCESS) ++failures;
+      std::vector<uint32_t> back(kWords);
+      for (uint32_t i = 1; !stop.load(); ++i) {
+        const uint32_t v = (static_cast<uint32_t>(t) << 24) | i;
+        if (dt::launch_fill(fill, s, p[t], v, kWords) != CUDA_SUCCESS ||
+            cuMemcpyDtoHAsync(back.data(), p[t], kWords * 4, s) != CUDA_SUCCESS ||
+            cuStreamSynchronize(s) != CUDA_SUCCESS ||
+            !std::all_of(back.begin(), back.end(), [v](uint32_t w) { return w == v; }))
+          ++failures;
+        ++rounds;
+      }
+      cuStreamDestroy(s);
+    });
+  // The scheduler: hand the device away, evict, give it back, again and again.
+  const gpupool_region_gate& row = reg.row(0);
+  for (int i = 0; i < 20; ++i) {
+    const int before = rounds.load();
+    CHECK(eventually([&] { return rounds.load() >= before + kThreads; }));
+    grant(j.sched.tb, 0, GPUPOOL_SLICE_NOBODY);
+    CHECK(eventually([&] { return gpupool_gate_load_u32(&row.in_flight) == 0; }));
+    evict_device0(j.sched, reg);
+    CHECK_EQ(reg.resident(0), uint64_t{0});
+    grant(j.sched.tb, 0, kMine);
+  }
+  stop.store(true);
+  for (auto& t : threads) t.join();
+  dt::info("%d rounds of fill and check in 3 threads, %llu bytes swapped out", rounds.load(),
+           static_cast<unsigned long long>(reg.out(0)));
+  CHECK_EQ(failures.load(), 0);
+  CHECK_EQ(reg.out(0), 20 * kThreads * kWords * 4);
+  CHECK_EQ(reg.in(0), reg.out(0));
+  for (CUdeviceptr q : p) CHECK_CU(cuMemFree(q), CUDA_SUCCESS);
+  CHECK_EQ(reg.resident(0), uint64_t{0});
+  dt::release_primary(j.dev);
+  return dt::finish();
+}
+
 // ---- the scenario (the fake agent) ---------------------------------------------------
 
 Table swap_table(const std::string& tag, bool device0_oversubscribed) {
@@ -424,6 +481,7 @@ void main_scenario() {
   run("a process without swappable memory acknowledges", "empty", swap_table("empty", true));
   run("a device that is not oversubscribed: as before", "plain", swap_table("plain", false));
   run("context teardown frees swappable memory", "context", swap_table("context", true));
+  run("threads computing while the device is evicted and given back", "busy", swap_table("busy", true));
 }
 
 }  // namespace
@@ -436,6 +494,7 @@ int main(int argc, char** argv) {
   if (role == "empty") return role_empty();
   if (role == "plain") return role_plain();
   if (role == "context") return role_context();
+  if (role == "busy") return role_busy();
   if (role != "main") REQUIRE(!"unknown scenario");
   main_scenario();
   remove_tables();
