@@ -86,6 +86,7 @@ extern std::atomic<int> g_outstanding;
 // ---- gate_thread.cc ----------------------------------------------------------------
 void gate_thread_ensure();  // starts it on first use (after cuInit, from a gated call)
 void gate_thread_wake();    // after adding an outstanding operation
+bool gate_thread_stopping();  // the process is exiting: long work stops early
 
 // ---- shared helpers ----------------------------------------------------------------
 uint64_t monotonic_ns();  // CLOCK_MONOTONIC (vDSO: no system call)

@@ -120,6 +120,8 @@ void gate_thread_ensure() {
   std::atexit(stop_at_exit);
 }
 
+bool gate_thread_stopping() { return g_stopping.load(std::memory_order_acquire); }
+
 void gate_thread_wake() {
   if (!g_idle.load(std::memory_order_seq_cst)) return;
   {

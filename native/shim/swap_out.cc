@@ -32,6 +32,12 @@ void copy_out(int physical, const std::vector<SwapRecord*>& records, gpupool_reg
   size_t failed = 0;
   CUresult first_error = CUDA_SUCCESS;
   for (SwapRecord* r : records) {
+    // At exit the driver goes away soon after the gate thread is told to
+    // stop (gate_thread.cc): what is not out yet stays resident.
+    if (gate_thread_stopping()) {
+      ++failed;
+      continue;
+    }
     void* host = std::malloc(r->bytes);
     CUresult result = host == nullptr ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_SUCCESS;
     // The gate thread's own current context: the allocation's, which lives
