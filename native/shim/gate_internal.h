@@ -6,7 +6,8 @@
 //   gate_inflight.cc  this process's gated operations in flight: submission
 //                     between two events, completion, device time
 //   gate_thread.cc    the background thread that sees completions when the
-//                     job makes no calls
+//                     job makes no calls, and serves eviction requests
+//                     (swap_out.cc)
 //
 // Lock order: the in-flight list's mutex, then a context's pool mutex; no lock
 // is held across a driver call. Objects here are never freed while the

@@ -22,6 +22,8 @@
 //   plain    on a device that is not oversubscribed allocations are the
 //            driver's, requests are ignored, nothing is counted
 //   context  destroying a context frees its swappable memory, resident or out
+//   two      a second process of the job that only allocated (its shim thread
+//            answers) and this one both swap out before the request is done
 //   busy     three threads fill and check their memory in a loop while the
 //            scheduler hands the device away, evicts and gives it back 20
 //            times: no operation fails, no value is lost, every eviction
@@ -458,6 +460,63 @@ int role_busy() {
   return dt::finish();
 }
 
+// A second process of the job: allocates and submits nothing until told, so
+// only the shim's own thread (started by the allocation) can answer.
+int role_second() {
+  Job j = start_job();
+  CUdeviceptr p = 0;
+  const size_t bytes = 3 * st::kMiB + 1;
+  REQUIRE_CU(cuMemAlloc(&p, bytes), CUDA_SUCCESS);
+  Region reg = my_region();
+  CHECK_EQ(reg.resident(0), j.rounded(bytes));
+  st::write_line(1, "allocated");
+  REQUIRE(st::read_line(0) == "check");
+  CHECK_EQ(reg.resident(0), uint64_t{0});
+  CHECK_EQ(reg.out(0), uint64_t{bytes});
+  const std::vector<uint8_t> data = pattern(bytes, 21);
+  CHECK_CU(cuMemcpyHtoD(p, data.data(), bytes), CUDA_SUCCESS);  // the slice is this job's again
+  CHECK(read_back(p, bytes) == data);
+  CHECK_EQ(reg.resident(0), j.rounded(bytes));
+  CHECK_CU(cuMemFree(p), CUDA_SUCCESS);
+  dt::release_primary(j.dev);
+  return dt::finish();
+}
+
+int role_two() {
+  Job j = start_job();  // holder: this job
+  CUdeviceptr p = 0;
+  REQUIRE_CU(cuMemAlloc(&p, st::kMiB), CUDA_SUCCESS);
+  Region reg = my_region();
+  st::SpawnOptions o;
+  o.capture_stdout = true;
+  o.pipe_stdin = true;
+  st::Child second = st::spawn_self("second", {}, o);
+  REQUIRE(wait_for(second.out_fd, "allocated"));
+  int slot = -1;
+  for (uint32_t i = 0; i < GPUPOOL_REGION_MAX_SLOTS; ++i)
+    if (__atomic_load_n(&reg.r->slots[i].state, __ATOMIC_ACQUIRE) == GPUPOOL_SLOT_LIVE &&
+        reg.r->slots[i].pid == second.pid)
+      slot = static_cast<int>(i);
+  REQUIRE(slot >= 0);
+  const Region theirs{reg.r, slot};
+  grant(j.sched.tb, 0, kTheirs);
+  const uint64_t seq = j.sched.request(0, kMine);
+  CHECK_MSG(eventually([&] { return reg.evicted(0) == seq && theirs.evicted(0) == seq; }),
+            "not every process of the job acknowledged the eviction");
+  j.sched.clear(0);
+  CHECK_EQ(reg.resident(0) + theirs.resident(0), uint64_t{0});
+  grant(j.sched.tb, 0, kMine);
+  st::write_line(second.in_fd, "check");
+  close(second.in_fd);
+  const std::string rest = st::read_all(second.out_fd);
+  std::printf("   second process: %s", rest.c_str());
+  CHECK_MSG(rest.find(" checks, 0 failed") != std::string::npos, "the second process found its memory changed");
+  CHECK_EQ(st::wait_child(second.pid), 0);
+  CHECK_CU(cuMemFree(p), CUDA_SUCCESS);
+  dt::release_primary(j.dev);
+  return dt::finish();
+}
+
 // ---- the scenario (the fake agent) ---------------------------------------------------
 
 Table swap_table(const std::string& tag, bool device0_oversubscribed) {
@@ -481,6 +540,7 @@ void main_scenario() {
   run("a process without swappable memory acknowledges", "empty", swap_table("empty", true));
   run("a device that is not oversubscribed: as before", "plain", swap_table("plain", false));
   run("context teardown frees swappable memory", "context", swap_table("context", true));
+  run("two processes of the job: both swap out and acknowledge", "two", swap_table("two", true));
   run("threads computing while the device is evicted and given back", "busy", swap_table("busy", true));
 }
 
@@ -495,6 +555,8 @@ int main(int argc, char** argv) {
   if (role == "plain") return role_plain();
   if (role == "context") return role_context();
   if (role == "busy") return role_busy();
+  if (role == "two") return role_two();
+  if (role == "second") return role_second();
   if (role != "main") REQUIRE(!"unknown scenario");
   main_scenario();
   remove_tables();
