@@ -18,7 +18,8 @@
 //            afterwards bring everything back at the same pointers, intact;
 //            freeing and allocating while swapped out (the allocation waits
 //            for the slice); a repeated request (same sequence) is not redone
-//   empty    a process without swappable memory acknowledges at once
+//   empty    a process without swappable memory (managed only, no device work
+//            yet) acknowledges at once
 //   plain    on a device that is not oversubscribed allocations are the
 //            driver's, requests are ignored, nothing is counted
 //   context  destroying a context frees its swappable memory, resident or out
@@ -336,10 +337,13 @@ int role_swap() {
 }
 
 int role_empty() {
-  Job j = start_job();  // holder: this job; no memory at all
+  Job j = start_job();  // holder: this job
+  // Memory the shim cannot swap, and no device work: the charge alone starts
+  // the shim's thread that answers.
+  CUdeviceptr managed = 0;
+  REQUIRE_CU(cuMemAllocManaged(&managed, st::kMiB, CU_MEM_ATTACH_GLOBAL), CUDA_SUCCESS);
+  CHECK(!mapped(managed));
   CUfunction spin = dt::get_function(dt::load_kernel_module("spin"), "spin");
-  CHECK_CU(dt::launch_spin(spin, nullptr, 1), CUDA_SUCCESS);  // a gated launch: the gate thread runs
-  CHECK_CU(cuCtxSynchronize(), CUDA_SUCCESS);
   Region reg = my_region();
   evict_device0(j.sched, reg);
   CHECK_EQ(reg.resident(0), uint64_t{0});
@@ -348,6 +352,7 @@ int role_empty() {
   CHECK_CU(dt::launch_spin(spin, nullptr, 1), CUDA_SUCCESS);
   CHECK_CU(cuCtxSynchronize(), CUDA_SUCCESS);
   CHECK_EQ(reg.in(0), uint64_t{0});
+  CHECK_CU(cuMemFree(managed), CUDA_SUCCESS);
   dt::release_primary(j.dev);
   return dt::finish();
 }
