@@ -47,7 +47,6 @@
 #include <algorithm>
 
 #include "allocations.h"
-#include "gate_internal.h"
 #include "hook_table.h"
 #include "log.h"
 #include "quota.h"
@@ -91,7 +90,7 @@ bool charge(int device, uint64_t bytes, const char* call) {
   if (c == Charge::kOk) {
     // A process holding memory must answer eviction requests (swap.h), even
     // one that never submits work: its gate thread does.
-    if (g_launch_gate_active.load(std::memory_order_relaxed)) gate_thread_ensure();
+    swap_answer_requests();
     return true;
   }
   GPUPOOL_LOG_INFO("%s of %llu bytes on device %d refused: %s", call, static_cast<unsigned long long>(bytes),

@@ -99,6 +99,11 @@ SwapEntry swap_enter(int physical, CUcontext ctx, bool push, bool may_swap_in, C
 void swap_leave(int physical);
 void swap_await_eviction(int physical);
 
+// A process that joined the job's region (charged memory, or asked about it:
+// it has a slot the agent waits for) answers eviction requests from now on:
+// starts the gate thread where the gate is active. Call after cuInit.
+void swap_answer_requests();
+
 // ---- the gate thread ----------------------------------------------------------------
 // Serves eviction requests addressed to this job (see Contract).
 void swap_poll_evictions();

@@ -10,6 +10,7 @@
 
 #include "agent_table.h"
 #include "gate_internal.h"
+#include "hook_table.h"
 #include "log.h"
 #include "swap_internal.h"
 
@@ -103,6 +104,10 @@ void swap_poll_evictions() {
     if (!agent_table_entry_ours()) continue;  // its number may name another job by now
     if (evict(p, row)) __atomic_store_n(&row->evicted_seq, seq, __ATOMIC_RELEASE);
   }
+}
+
+void swap_answer_requests() {
+  if (g_launch_gate_active.load(std::memory_order_relaxed)) gate_thread_ensure();
 }
 
 bool swap_watching() {

@@ -24,7 +24,8 @@
 //            driver's, requests are ignored, nothing is counted
 //   context  destroying a context frees its swappable memory, resident or out
 //   two      a second process of the job that only allocated (its shim thread
-//            answers) and this one both swap out before the request is done
+//            answers), a third that only asked for the memory size, and this
+//            one all answer before the request is done
 //   busy     three threads fill and check their memory in a loop while the
 //            scheduler hands the device away, evicts and gives it back 20
 //            times: no operation fails, no value is lost, every eviction
@@ -487,6 +488,25 @@ int role_second() {
   return dt::finish();
 }
 
+// A third process of the job that only asked about memory (it has a slot in
+// the region, so the agent waits for it too).
+int role_viewer() {
+  REQUIRE_CU(cuInit(0), CUDA_SUCCESS);
+  size_t total = 0;
+  REQUIRE_CU(cuDeviceTotalMem(&total, 0), CUDA_SUCCESS);
+  CHECK_EQ(total, size_t{512} * st::kMiB);  // the job's quota
+  st::write_line(1, "asked");
+  REQUIRE(st::read_line(0) == "done");
+  return dt::finish();
+}
+
+int slot_of(const Region& reg, pid_t pid) {
+  for (uint32_t i = 0; i < GPUPOOL_REGION_MAX_SLOTS; ++i)
+    if (__atomic_load_n(&reg.r->slots[i].state, __ATOMIC_ACQUIRE) == GPUPOOL_SLOT_LIVE && reg.r->slots[i].pid == pid)
+      return static_cast<int>(i);
+  return -1;
+}
+
 int role_two() {
   Job j = start_job();  // holder: this job
   CUdeviceptr p = 0;
@@ -496,18 +516,19 @@ int role_two() {
   o.capture_stdout = true;
   o.pipe_stdin = true;
   st::Child second = st::spawn_self("second", {}, o);
+  st::Child viewer = st::spawn_self("viewer", {}, o);
   REQUIRE(wait_for(second.out_fd, "allocated"));
-  int slot = -1;
-  for (uint32_t i = 0; i < GPUPOOL_REGION_MAX_SLOTS; ++i)
-    if (__atomic_load_n(&reg.r->slots[i].state, __ATOMIC_ACQUIRE) == GPUPOOL_SLOT_LIVE &&
-        reg.r->slots[i].pid == second.pid)
-      slot = static_cast<int>(i);
-  REQUIRE(slot >= 0);
-  const Region theirs{reg.r, slot};
+  REQUIRE(wait_for(viewer.out_fd, "asked"));
+  const Region theirs{reg.r, slot_of(reg, second.pid)}, viewers{reg.r, slot_of(reg, viewer.pid)};
+  REQUIRE(theirs.slot >= 0 && viewers.slot >= 0);
   grant(j.sched.tb, 0, kTheirs);
   const uint64_t seq = j.sched.request(0, kMine);
-  CHECK_MSG(eventually([&] { return reg.evicted(0) == seq && theirs.evicted(0) == seq; }),
+  CHECK_MSG(eventually([&] { return reg.evicted(0) == seq && theirs.evicted(0) == seq && viewers.evicted(0) == seq; }),
             "not every process of the job acknowledged the eviction");
+  st::write_line(viewer.in_fd, "done");
+  close(viewer.in_fd);
+  CHECK(st::read_all(viewer.out_fd).find(" checks, 0 failed") != std::string::npos);
+  CHECK_EQ(st::wait_child(viewer.pid), 0);
   j.sched.clear(0);
   CHECK_EQ(reg.resident(0) + theirs.resident(0), uint64_t{0});
   grant(j.sched.tb, 0, kMine);
@@ -562,6 +583,7 @@ int main(int argc, char** argv) {
   if (role == "busy") return role_busy();
   if (role == "two") return role_two();
   if (role == "second") return role_second();
+  if (role == "viewer") return role_viewer();
   if (role != "main") REQUIRE(!"unknown scenario");
   main_scenario();
   remove_tables();
