@@ -11,6 +11,7 @@
 #include "log.h"
 #include "quota.h"
 #include "shim_config.h"
+#include "swap_internal.h"
 
 namespace gpupool::shim {
 namespace {
@@ -139,6 +140,41 @@ void atfork_child() {
   for (auto& r : g_rows) r.store(nullptr, std::memory_order_relaxed);  // the child gets its own slot
 }
 
+// Gives up an admission (kGated) without submitting.
+void unadmit(int d, gpupool_region_gate* gate) {
+  __atomic_sub_fetch(&gate->in_flight, 1u, __ATOMIC_SEQ_CST);
+  inflight_unreserve(d);
+}
+
+// Admitted (`gated`) or through an open gate: runs the operation once d's
+// swappable memory is resident (swap.h), counted as its user meanwhile.
+// *retry: it was being evicted; the admission was given up, admit again.
+CUresult run_resident(const Where& where, gpupool_region_gate* gate, bool gated, const GateTarget& target,
+                      GateOp op, void* arg, bool* retry) {
+  const int d = where.ctx->physical;
+  CUresult error = CUDA_SUCCESS;
+  *retry = false;
+  switch (swap_enter(d, where.ctx->ctx, where.push, true, &error)) {
+    case SwapEntry::kUntracked:
+      return gated ? inflight_submit(where, gate, target.synchronous, op, arg) : op(arg);
+    case SwapEntry::kEntered: {
+      const CUresult r = gated ? inflight_submit(where, gate, target.synchronous, op, arg) : op(arg);
+      swap_leave(d);
+      return r;
+    }
+    case SwapEntry::kSwappedOut:  // not with may_swap_in
+    case SwapEntry::kEvicting:
+      if (gated) unadmit(d, gate);
+      swap_await_eviction(d);
+      *retry = true;
+      return CUDA_SUCCESS;
+    case SwapEntry::kFailed:
+      break;
+  }
+  if (gated) unadmit(d, gate);
+  return error;
+}
+
 }  // namespace
 
 void gate_init() {
@@ -148,29 +184,60 @@ void gate_init() {
   g_launch_gate_active.store(true, std::memory_order_relaxed);
 }
 
+gpupool_region_gate* gate_row(int physical) {
+  if (physical < 0 || physical >= kMaxDevices || !decide()) return nullptr;
+  return row(physical);
+}
+
+bool gate_hold(int physical, bool* refused) {
+  *refused = false;
+  if (physical < 0 || physical >= kMaxDevices || !decide()) return false;
+  const gpupool_node_slice* slice = agent_table_slice(physical);
+  gpupool_region_gate* gate = row(physical);
+  if (slice == nullptr || gate == nullptr || holder_of(slice) == GPUPOOL_SLICE_OPEN) return false;
+  gate_thread_ensure();
+  switch (admit(physical, slice, gate)) {
+    case Admission::kGated:
+      return true;
+    case Admission::kRefused:
+      *refused = true;
+      return false;
+    case Admission::kOpen:
+      return false;
+  }
+  return false;
+}
+
+void gate_unhold(int physical) {
+  if (gpupool_region_gate* gate = row(physical)) unadmit(physical, gate);
+}
+
 CUresult gate_submit(const GateTarget& target, GateOp op, void* arg) {
   if (!decide()) return op(arg);
   Where where;
   if (!gate_locate(target, &where)) return op(arg);
   const int d = where.ctx->physical;
   const gpupool_node_slice* slice = agent_table_slice(d);
-  if (slice == nullptr || holder_of(slice) == GPUPOOL_SLICE_OPEN) return op(arg);
+  if (slice == nullptr) return op(arg);
+  const bool swappable = g_swap_state[d].load(std::memory_order_relaxed) != kNever;
+  if (holder_of(slice) == GPUPOOL_SLICE_OPEN && !swappable) return op(arg);
   if (gate_capturing(where)) return op(arg);  // recorded into a graph: its launch is gated
   gpupool_region_gate* gate = row(d);
   if (gate == nullptr) return op(arg);  // no region: the quota refused and said why
   gate_thread_ensure();
-  switch (admit(d, slice, gate)) {
-    case Admission::kOpen:
-      return op(arg);
-    case Admission::kRefused:
+  for (;;) {
+    const Admission admission =
+        holder_of(slice) == GPUPOOL_SLICE_OPEN ? Admission::kOpen : admit(d, slice, gate);
+    if (admission == Admission::kRefused) {
       if (!g_refused_warned.exchange(true))
         log_write(LogLevel::kWarn, "the agent released this job's node table entry: device work fails with "
                                    "CUDA_ERROR_NOT_PERMITTED");
       return CUDA_ERROR_NOT_PERMITTED;
-    case Admission::kGated:
-      break;
+    }
+    bool retry = false;
+    const CUresult r = run_resident(where, gate, admission == Admission::kGated, target, op, arg, &retry);
+    if (!retry) return r;
   }
-  return inflight_submit(where, gate, target.synchronous, op, arg);
 }
 
 }  // namespace gpupool::shim

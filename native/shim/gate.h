@@ -22,6 +22,11 @@
 //       when the end event is seen complete: by a thread that waits for it, or
 //       by the gate thread (gate_thread.cc), which polls outstanding events
 //       every 150 µs, so in_flight reaches 0 even when the job stops calling.
+//   On a device where this process has swappable memory (swap.h), an
+//   operation admitted (or run through an OPEN gate) first brings that memory
+//   back if it was swapped out, and is counted by swap_enter/swap_leave while
+//   it is submitted, so eviction never overlaps it; an eviction in progress
+//   makes it give its admission back, wait, and be admitted again.
 //   Not gated (the call runs as it is): work recorded into a graph by stream
 //   capture (the graph's launch is gated), a device whose physical ordinal is
 //   unknown (named by UUID), and, while the agent process is gone (header

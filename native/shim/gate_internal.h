@@ -6,7 +6,8 @@
 //   gate_inflight.cc  this process's gated operations in flight: submission
 //                     between two events, completion, device time
 //   gate_thread.cc    the background thread that sees completions when the
-//                     job makes no calls
+//                     job makes no calls, and serves eviction requests
+//                     (swap_out.cc)
 //
 // Lock order: the in-flight list's mutex, then a context's pool mutex; no lock
 // is held across a driver call. Objects here are never freed while the
@@ -86,6 +87,7 @@ extern std::atomic<int> g_outstanding;
 // ---- gate_thread.cc ----------------------------------------------------------------
 void gate_thread_ensure();  // starts it on first use (after cuInit, from a gated call)
 void gate_thread_wake();    // after adding an outstanding operation
+bool gate_thread_stopping();  // the process is exiting: long work stops early
 
 // ---- shared helpers ----------------------------------------------------------------
 uint64_t monotonic_ns();  // CLOCK_MONOTONIC (vDSO: no system call)

@@ -1,11 +1,13 @@
 // gate_thread.cc — the per-process thread that sees gated work complete when
 // the job itself makes no calls (gate_internal.h).
 //
-// Started by the first gated operation (so after cuInit), detached. While
-// operations are outstanding it polls their end events every 150 µs; with none
-// for a while (kGraceNs) it sleeps on a condition variable until the next
-// submission wakes it, so a job that keeps the device busy never pays a
-// wake-up system call and an idle job costs nothing.
+// Started by the first gated operation or charged allocation (so after
+// cuInit), detached. While operations are outstanding it polls their end
+// events every 150 µs; with none for a while (kGraceNs) it sleeps on a
+// condition variable until the next submission wakes it, so a job that keeps
+// the device busy never pays a wake-up system call and an idle job costs
+// nothing — except while a device of the node is oversubscribed: then it also
+// wakes every 1 ms to look for eviction requests (swap.h), which it serves.
 //
 // Exit: an atexit handler (registered when the thread starts, so it runs
 // before the driver's own destructors) stops it and waits, at most
@@ -23,6 +25,7 @@
 #include "gate_internal.h"
 #include "log.h"
 #include "real_driver.h"
+#include "swap.h"
 
 namespace gpupool::shim {
 namespace {
@@ -30,6 +33,7 @@ namespace {
 constexpr long kPollNs = 150 * 1000;
 constexpr uint64_t kGraceNs = 20ull * 1000 * 1000;
 constexpr uint64_t kExitWaitNs = 200ull * 1000 * 1000;
+constexpr long kEvictPollNs = 1000 * 1000;
 
 std::atomic<bool> g_started{false};
 std::atomic<bool> g_stopping{false};
@@ -52,6 +56,7 @@ void run() {
       break;
     }
     const int outstanding = inflight_poll();
+    swap_poll_evictions();
     g_in_driver.store(false, std::memory_order_release);
     const uint64_t now = monotonic_ns();
     if (outstanding > 0) last_busy = now;
@@ -60,15 +65,21 @@ void run() {
       continue;
     }
     // Idle: announce it, then look once more (a Dekker pair with the
-    // submitter's g_outstanding increment and g_idle load), then sleep.
+    // submitter's g_outstanding increment and g_idle load), then sleep —
+    // for kEvictPollNs only while a device is oversubscribed, since an
+    // eviction request must be seen although this process submits nothing.
     g_idle.store(true, std::memory_order_seq_cst);
+    bool kicked = true;
     if (g_outstanding.load(std::memory_order_seq_cst) == 0) {
+      auto woken = [] { return g_kicked || g_stopping.load(std::memory_order_acquire); };
       std::unique_lock<std::mutex> lock(g_wake_mu);
-      g_wake_cv.wait(lock, [] { return g_kicked || g_stopping.load(std::memory_order_acquire); });
+      if (swap_watching()) kicked = g_wake_cv.wait_for(lock, std::chrono::nanoseconds(kEvictPollNs), woken);
+      else g_wake_cv.wait(lock, woken);
       g_kicked = false;
     }
     g_idle.store(false, std::memory_order_seq_cst);
-    last_busy = monotonic_ns();
+    // A timed wake-up without work polls once and sleeps again at once.
+    if (kicked) last_busy = monotonic_ns();
   }
 }
 
@@ -108,6 +119,8 @@ void gate_thread_ensure() {
   }
   std::atexit(stop_at_exit);
 }
+
+bool gate_thread_stopping() { return g_stopping.load(std::memory_order_acquire); }
 
 void gate_thread_wake() {
   if (!g_idle.load(std::memory_order_seq_cst)) return;

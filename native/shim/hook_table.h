@@ -51,6 +51,8 @@
   X(cuArray3DCreate) X(cuArray3DCreate_v2)                                                \
   X(cuMipmappedArrayCreate)                                                               \
   X(cuArrayDestroy) X(cuMipmappedArrayDestroy)                                            \
+  /* pointer queries about swappable memory (hooks_pointer.cc) */                         \
+  X(cuMemGetAddressRange_v2) X(cuPointerGetAttribute) X(cuPointerGetAttributes)           \
   /* contexts that take their memory with them (hooks_memory.cc) */                       \
   X(cuCtxDestroy) X(cuCtxDestroy_v2)                                                      \
   X(cuDevicePrimaryCtxRetain)                                                             \
@@ -108,7 +110,10 @@
   X(cuEventCreate) X(cuEventDestroy_v2) X(cuEventRecord)               \
   X(cuEventQuery) X(cuEventSynchronize)                                \
   X(cuEventElapsedTime) X(cuEventElapsedTime_v2)                       \
-  X(cuThreadExchangeStreamCaptureMode)
+  X(cuThreadExchangeStreamCaptureMode)                                 \
+  /* swappable memory (swap*.cc) */                                    \
+  X(cuMemAddressReserve) X(cuMemAddressFree) X(cuMemSetAccess)         \
+  X(cuMemGetAllocationGranularity)
 
 namespace gpupool::shim {
 

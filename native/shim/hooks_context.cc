@@ -5,7 +5,10 @@
 // primary context's reset, and the release that leaves a primary context
 // inactive uncharge everything recorded for that context (hooks_memory.cc
 // records it). The time-slice gate first retires its in-flight work in the
-// context and then forgets the context's timing events (gate.h).
+// context and then forgets the context's timing events (gate.h). Swappable
+// allocations (swap.h) are the shim's own VMM memory, which the driver keeps
+// past the context: the shim frees them with it, as the driver frees cuMemAlloc
+// memory.
 #include <vector>
 
 #include "allocations.h"
@@ -14,6 +17,7 @@
 #include "log.h"
 #include "quota.h"
 #include "real_driver.h"
+#include "swap.h"
 
 using namespace gpupool::shim;
 
@@ -32,6 +36,7 @@ CUresult context_teardown(uint64_t context, Call call) {
   CUresult r = call();
   if (r == CUDA_SUCCESS) {
     gate_context_gone(reinterpret_cast<CUcontext>(context));
+    swap_context_gone(reinterpret_cast<CUcontext>(context));
     if (!taken.empty()) GPUPOOL_LOG_DEBUG("context %#llx destroyed with %zu allocations: uncharged",
                                           static_cast<unsigned long long>(context), taken.size());
     uncharge_all(taken);
@@ -49,6 +54,7 @@ void after_primary_release(CUdevice dev) {
   int active = 1;
   if (state == nullptr || state(dev, &flags, &active) != CUDA_SUCCESS || active) return;
   gate_context_gone(reinterpret_cast<CUcontext>(primary_context(dev)));
+  swap_context_gone(reinterpret_cast<CUcontext>(primary_context(dev)));
   uncharge_all(allocations_take_context(primary_context(dev)));
 }
 

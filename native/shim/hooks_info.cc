@@ -20,6 +20,7 @@
 #include "hook_table.h"
 #include "quota.h"
 #include "real_driver.h"
+#include "swap.h"
 
 using namespace gpupool::shim;
 
@@ -31,6 +32,10 @@ int current_device() {
   if (get == nullptr || get(&dev) != CUDA_SUCCESS) return -1;
   return dev;
 }
+
+// The question joined the job's region (quota_limit): the process now holds
+// a slot the agent counts, so it must answer eviction requests (swap.h).
+void joined() { swap_answer_requests(); }
 
 // Virtual (free, total) of `device` given the physical ones; false when the
 // device has no quota.
@@ -59,7 +64,9 @@ SHIM_EXPORT CUresult cuMemGetInfo_v2(size_t* free, size_t* total) {
   auto real = SHIM_REAL(cuMemGetInfo_v2);
   if (real == nullptr) return missing_real_result();
   int dev = current_device();
-  if (dev < 0 || quota_limit(dev) == kUnlimited) return real(free, total);
+  if (dev < 0) return real(free, total);
+  joined();
+  if (quota_limit(dev) == kUnlimited) return real(free, total);
   size_t physical_free = 0, physical_total = 0;
   CUresult r = real(&physical_free, &physical_total);
   if (r != CUDA_SUCCESS) return r;
@@ -74,7 +81,9 @@ SHIM_EXPORT CUresult cuMemGetInfo(unsigned int* free, unsigned int* total) {
   auto real = SHIM_REAL(cuMemGetInfo);
   if (real == nullptr) return missing_real_result();
   int dev = current_device();
-  if (dev < 0 || quota_limit(dev) == kUnlimited) return real(free, total);
+  if (dev < 0) return real(free, total);
+  joined();
+  if (quota_limit(dev) == kUnlimited) return real(free, total);
   unsigned int physical_free = 0, physical_total = 0;
   CUresult r = real(&physical_free, &physical_total);
   if (r != CUDA_SUCCESS) return r;
@@ -90,6 +99,7 @@ SHIM_EXPORT CUresult cuDeviceTotalMem_v2(size_t* bytes, CUdevice dev) {
   if (real == nullptr) return missing_real_result();
   CUresult r = real(bytes, dev);
   if (r == CUDA_SUCCESS && bytes != nullptr) {
+    joined();
     uint64_t limit = quota_limit(dev);
     if (limit != kUnlimited) *bytes = static_cast<size_t>(std::min<uint64_t>(limit, *bytes));
   }
@@ -101,6 +111,7 @@ SHIM_EXPORT CUresult cuDeviceTotalMem(unsigned int* bytes, CUdevice dev) {
   if (real == nullptr) return missing_real_result();
   CUresult r = real(bytes, dev);
   if (r == CUDA_SUCCESS && bytes != nullptr) {
+    joined();
     uint64_t limit = quota_limit(dev);
     if (limit != kUnlimited) *bytes = static_cast<unsigned int>(std::min<uint64_t>(limit, *bytes));
   }

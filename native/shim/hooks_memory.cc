@@ -39,6 +39,11 @@
 //
 // Destroying a context releases the memory made in it without frees the shim
 // could see: hooks_context.cc uncharges it.
+//
+// On a device the agent oversubscribes, cuMemAlloc_v2 and cuMemAllocPitch_v2
+// memory is made swappable (swap.h): backed through the VMM API by the shim
+// itself, charged the same bytes as above; cuMemFree_v2 and cuMemFreeAsync of
+// such a pointer release it.
 #include <algorithm>
 
 #include "allocations.h"
@@ -46,6 +51,7 @@
 #include "log.h"
 #include "quota.h"
 #include "real_driver.h"
+#include "swap.h"
 
 using namespace gpupool::shim;
 
@@ -81,7 +87,12 @@ int stream_device(CUstream stream) {
 // Reserves `bytes` on `device`; false when the job may not have them.
 bool charge(int device, uint64_t bytes, const char* call) {
   Charge c = quota_charge(device, bytes);
-  if (c == Charge::kOk) return true;
+  if (c == Charge::kOk) {
+    // A process holding memory must answer eviction requests (swap.h), even
+    // one that never submits work: its gate thread does.
+    swap_answer_requests();
+    return true;
+  }
   GPUPOOL_LOG_INFO("%s of %llu bytes on device %d refused: %s", call, static_cast<unsigned long long>(bytes),
                    device, c == Charge::kOverQuota ? "over the job's quota" : "the quota is unavailable");
   return false;
@@ -280,6 +291,43 @@ int pool_alloc_device(CUmemoryPool pool, CUstream stream) {
   return stream_device(stream);             // a device's own pool: the stream's device
 }
 
+// ---- swappable memory (swap.h) ------------------------------------------------------
+
+// cuMemAllocPitch_v2 on an oversubscribed device: rows 512-byte aligned (the
+// alignment the sim and current GPUs give), charged pitch * height exactly.
+CUresult swappable_pitch(CUdeviceptr* dptr, size_t* pitch, size_t width, size_t height, unsigned element,
+                         int dev, int physical) {
+  if ((element != 4 && element != 8 && element != 16) || width == 0 || height == 0)
+    return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t row = round_up(width, kLinearAlign);
+  const uint64_t bytes = mul_sat(row, height);
+  if (bytes == UINT64_MAX) return CUDA_ERROR_OUT_OF_MEMORY;
+  return charged(Resource::kDevicePointer, dev, bytes, "cuMemAllocPitch", [&](uint64_t* key) {
+    CUresult r = swap_alloc(dev, physical, bytes, dptr);
+    if (r == CUDA_SUCCESS) {
+      *key = *dptr;
+      *pitch = row;
+    }
+    return r;
+  });
+}
+
+// A stream-ordered free of a swappable allocation frees it once the work
+// queued on the stream before it is done, as the driver does for cuMemAlloc
+// memory; anything else goes to the driver.
+template <typename Free>
+CUresult swappable_free_async(CUdeviceptr dptr, CUstream stream, bool per_thread, Free free_fn) {
+  SwapRange range;
+  if (!swap_find(dptr, &range) || range.base != dptr) return free_fn();
+  if (stream == nullptr && per_thread) stream = CU_STREAM_PER_THREAD;
+  if (auto sync = SHIM_REAL(cuStreamSynchronize)) {
+    CUresult r = sync(stream);
+    if (r != CUDA_SUCCESS) return r;
+  }
+  CUresult r = CUDA_SUCCESS;
+  return swap_free(dptr, &r) ? r : free_fn();
+}
+
 }  // namespace
 
 // ---- linear memory ----------------------------------------------------------------
@@ -289,6 +337,13 @@ SHIM_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr* dptr, size_t bytesize) {
   if (real == nullptr) return missing_real_result();
   int dev = current_device();
   if (dev < 0 || dptr == nullptr) return real(dptr, bytesize);
+  int physical = -1;
+  if (bytesize > 0 && swap_backs(dev, &physical))
+    return charged(Resource::kDevicePointer, dev, bytesize, "cuMemAlloc", [&](uint64_t* key) {
+      CUresult r = swap_alloc(dev, physical, bytesize, dptr);
+      if (r == CUDA_SUCCESS) *key = *dptr;
+      return r;
+    });
   return charged(Resource::kDevicePointer, dev, bytesize, "cuMemAlloc", [&](uint64_t* key) {
     CUresult r = real(dptr, bytesize);
     if (r == CUDA_SUCCESS) *key = *dptr;
@@ -314,6 +369,10 @@ SHIM_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr* dptr, size_t* pPitch, size_
   if (real == nullptr) return missing_real_result();
   auto alloc = [&] { return real(dptr, pPitch, WidthInBytes, Height, ElementSizeBytes); };
   if (dptr == nullptr || pPitch == nullptr) return alloc();
+  int physical = -1;
+  int dev = current_device();
+  if (dev >= 0 && swap_backs(dev, &physical)) return swappable_pitch(dptr, pPitch, WidthInBytes, Height,
+                                                                     ElementSizeBytes, dev, physical);
   return pitch_alloc(dptr, pPitch, WidthInBytes, Height, "cuMemAllocPitch", alloc, [](CUdeviceptr p) {
     if (auto free_fn = SHIM_REAL(cuMemFree_v2)) free_fn(p);
   });
@@ -345,7 +404,10 @@ SHIM_EXPORT CUresult cuMemAllocManaged(CUdeviceptr* dptr, size_t bytesize, unsig
 SHIM_EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr) {
   auto real = SHIM_REAL(cuMemFree_v2);
   if (real == nullptr) return missing_real_result();
-  return uncharged(Resource::kDevicePointer, dptr, [&] { return real(dptr); });
+  return uncharged(Resource::kDevicePointer, dptr, [&] {
+    CUresult r = CUDA_SUCCESS;
+    return swap_free(dptr, &r) ? r : real(dptr);
+  });
 }
 
 SHIM_EXPORT CUresult cuMemFree(CUdeviceptr_v1 dptr) {
@@ -452,13 +514,17 @@ SHIM_EXPORT CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr* dptr, size_t byte
 SHIM_EXPORT CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream hStream) {
   auto real = SHIM_REAL(cuMemFreeAsync);
   if (real == nullptr) return missing_real_result();
-  return uncharged(Resource::kDevicePointer, dptr, [&] { return real(dptr, hStream); });
+  return uncharged(Resource::kDevicePointer, dptr, [&] {
+    return swappable_free_async(dptr, hStream, false, [&] { return real(dptr, hStream); });
+  });
 }
 
 SHIM_EXPORT CUresult cuMemFreeAsync_ptsz(CUdeviceptr dptr, CUstream hStream) {
   auto real = SHIM_REAL(cuMemFreeAsync_ptsz);
   if (real == nullptr) return missing_real_result();
-  return uncharged(Resource::kDevicePointer, dptr, [&] { return real(dptr, hStream); });
+  return uncharged(Resource::kDevicePointer, dptr, [&] {
+    return swappable_free_async(dptr, hStream, true, [&] { return real(dptr, hStream); });
+  });
 }
 
 SHIM_EXPORT CUresult cuMemPoolCreate(CUmemoryPool* pool, const CUmemPoolProps* poolProps) {
