@@ -40,45 +40,60 @@ class SliceGateEndToEndTest {
     }
   }
 
-  /** The busy job's device time per wall time over about {@code seconds} from now. */
-  private static double utilisation(JavaProcess busy, double seconds) throws InterruptedException {
-    SpinLine from = progressAt(busy, System.nanoTime());
-    SpinLine to = progressAt(busy, from.number("t_ns") + (long) (seconds * SECOND));
-    return (double) (to.number("device_ns") - from.number("device_ns")) / (to.number("wall_ns") - from.number("wall_ns"));
+  /** Device time per wall time of each job over about {@code seconds} from now, in the same window. */
+  private static double[] utilisation(double seconds, JavaProcess... jobs) throws InterruptedException {
+    long from = System.nanoTime();
+    long to = from + (long) (seconds * SECOND);
+    double[] u = new double[jobs.length];
+    for (int i = 0; i < jobs.length; i++) {
+      SpinLine a = progressAt(jobs[i], from);
+      SpinLine b = progressAt(jobs[i], to);
+      u[i] = (double) (b.number("device_ns") - a.number("device_ns")) / (b.number("wall_ns") - a.number("wall_ns"));
+    }
+    return u;
   }
 
   @Test
   void anIdleJobOnTheSameGpuCostsABusyOneUnderTwoPercent() throws Exception {
     agent = SliceAgent.start(dir, List.of(), Map.of());
-    // 5 ms kernels. On a gated GPU each kernel costs a round trip through the host (the gate
-    // keeps one operation in flight): tens of microseconds on the loaded sim machine, so the cost
-    // grows as kernels shrink — 0.2% to 1.9% at 2 ms, 1.8% once at 1 ms here, enough to make a
-    // 2% bound flaky on this machine; bench/timeslice reports it by kernel length.
-    JavaProcess busy = agent.spin(job("busy"), "--spin-ns", "5000000", "--wall-seconds", "300", "--progress-ms", "50");
-    progressAt(busy, System.nanoTime() + SECOND / 2); // running for a while
+    // Two identical busy jobs, one per GPU: "busy" gets the idle job beside it, "control" runs
+    // alone throughout. The machine's load (the sim's device is a CPU thread) moves both alike,
+    // so the cost is busy's throughput relative to control's, beside the idle job vs alone (the
+    // mean of the phases before and after). 5 ms kernels: on a gated GPU each kernel costs a
+    // round trip through the host (the gate keeps one operation in flight), tens of
+    // microseconds here, so the cost grows as kernels shrink; bench/timeslice reports it by
+    // kernel length.
+    String[] spin = {"--spin-ns", "5000000", "--wall-seconds", "300", "--progress-ms", "20"};
+    JavaProcess busy = agent.spin(job("busy"), spin);
+    agent.awaitStatus("busy runs", s -> SliceAgent.running(s, "busy"));
+    // 3 GiB does not fit beside busy's 2 GiB: the other GPU. The idle job's 2 GiB then fits only beside busy.
+    JavaProcess control = agent.spin(List.of("--name", "control", "--memory", "3GiB"), spin);
+    progressAt(control, System.nanoTime() + SECOND / 2);
+    progressAt(busy, System.nanoTime());
 
-    // Alone (open), with the idle job admitted beside it (gated), alone again: the busy job's
-    // throughput is its device time per wall second, compared with the mean of both alone phases.
-    double alone = utilisation(busy, 3);
+    double[] alone = utilisation(3, busy, control);
     JavaProcess idle = agent.run(job("idle"), List.of(JavaProcess.jobProbe().toString()));
     idle.send("info"); // a CUDA context and a region, then nothing
     assertTrue(idle.nextOut().startsWith("info devices=1"));
-    Status gated = agent.awaitStatus("the GPU is gated for both", s -> SliceAgent.running(s, "busy", "idle")
+    Status gated = agent.awaitStatus("busy's GPU is gated", s -> SliceAgent.running(s, "busy", "idle", "control")
         && SliceAgent.device(s, SliceAgent.deviceOf(s, "busy")).getSlicing().equals("gated"));
     assertEquals(SliceAgent.deviceOf(gated, "busy"), SliceAgent.deviceOf(gated, "idle"), gated.toString());
+    assertEquals(1 - SliceAgent.deviceOf(gated, "busy"), SliceAgent.deviceOf(gated, "control"), gated.toString());
     progressAt(busy, System.nanoTime() + SECOND / 2);
-    double besideIdle = utilisation(busy, 3);
+    double[] besideIdle = utilisation(3, busy, control);
     Status during = agent.status();
     idle.send("exit 0");
     assertEquals(0, idle.waitFor());
     agent.awaitStatus("the GPU is open again", s -> !SliceAgent.running(s, "idle")
         && SliceAgent.device(s, SliceAgent.deviceOf(s, "busy")).getSlicing().equals("open"));
     progressAt(busy, System.nanoTime() + SECOND / 2);
-    double aloneAgain = utilisation(busy, 3);
+    double[] aloneAgain = utilisation(3, busy, control);
 
-    double ratio = besideIdle / ((alone + aloneAgain) / 2);
-    String report = String.format("busy job's device time per second: alone %.4f, beside an idle job %.4f, alone again"
-        + " %.4f; ratio %.4f", alone, besideIdle, aloneAgain, ratio);
+    double relativeAlone = (alone[0] / alone[1] + aloneAgain[0] / aloneAgain[1]) / 2;
+    double ratio = (besideIdle[0] / besideIdle[1]) / relativeAlone;
+    String report = String.format("device time per second, busy/control: alone %.4f/%.4f, beside an idle job"
+        + " %.4f/%.4f, alone again %.4f/%.4f; cost ratio %.4f", alone[0], alone[1], besideIdle[0], besideIdle[1],
+        aloneAgain[0], aloneAgain[1], ratio);
     System.out.println(report);
     assertTrue(ratio >= 0.98, report);
     // The idle job never had work, so it never got a slice; the busy one kept the GPU.
