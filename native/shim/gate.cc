@@ -96,6 +96,12 @@ Admission admit(int d, const gpupool_node_slice* slice, gpupool_region_gate* gat
   bool waiting = false;
   uint64_t since = 0;
   Admission verdict;
+  // The thread counts as waiting from here until it is admitted, also while it
+  // waits for a place: its previous operation completes (in_flight 0) before
+  // this one is admitted (in_flight 1), and the agent must not take that gap
+  // for a job with nothing pending (it would end the job's slice and cost it
+  // its place in the fair share).
+  __atomic_add_fetch(&gate->waiting, 1u, __ATOMIC_SEQ_CST);
   for (;;) {
     inflight_reserve(d, depth_of(d, slice));
     __atomic_add_fetch(&gate->in_flight, 1u, __ATOMIC_SEQ_CST);  // then the grant: the Dekker pair
@@ -104,12 +110,8 @@ Admission admit(int d, const gpupool_node_slice* slice, gpupool_region_gate* gat
       verdict = Admission::kGated;
       break;
     }
-    if (!waiting) {
-      // Counted waiting before in_flight comes down: the agent never sees
-      // this process with neither while it has work. The clock starts first,
-      // so wait_ns covers every moment `waiting` shows this thread.
+    if (!waiting) {  // from now on it waits for a slice: wait_ns
       since = monotonic_ns();
-      __atomic_add_fetch(&gate->waiting, 1u, __ATOMIC_SEQ_CST);
       waiting = true;
     }
     __atomic_sub_fetch(&gate->in_flight, 1u, __ATOMIC_SEQ_CST);
@@ -128,10 +130,8 @@ Admission admit(int d, const gpupool_node_slice* slice, gpupool_region_gate* gat
     }
     wait_for_grant(slice, mine);
   }
-  if (waiting) {
-    __atomic_sub_fetch(&gate->waiting, 1u, __ATOMIC_SEQ_CST);
-    __atomic_add_fetch(&gate->wait_ns, monotonic_ns() - since, __ATOMIC_RELEASE);
-  }
+  if (waiting) __atomic_add_fetch(&gate->wait_ns, monotonic_ns() - since, __ATOMIC_RELEASE);
+  __atomic_sub_fetch(&gate->waiting, 1u, __ATOMIC_SEQ_CST);  // after in_flight went up (kGated)
   return verdict;
 }
 

@@ -38,6 +38,11 @@ final class JavaProcess implements AutoCloseable {
 
   /** `gpupool ARGS` with gpupool.home = the native build tree (its lib/ has the shim and the sim). */
   static JavaProcess gpupool(List<String> args) throws IOException {
+    return gpupool(args, java.util.Map.of());
+  }
+
+  /** The same, with these variables added to (or replacing those of) the test's environment. */
+  static JavaProcess gpupool(List<String> args, java.util.Map<String, String> env) throws IOException {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.add("-Dgpupool.home=" + nativeBuild());
@@ -47,6 +52,7 @@ final class JavaProcess implements AutoCloseable {
     cmd.addAll(args);
     ProcessBuilder pb = new ProcessBuilder(cmd);
     pb.environment().remove("GPUPOOL_SOCKET");
+    pb.environment().putAll(env);
     return new JavaProcess(pb.start());
   }
 
@@ -58,6 +64,10 @@ final class JavaProcess implements AutoCloseable {
 
   static Path jobProbe() {
     return nativeBuild().resolve("tests/job_probe");
+  }
+
+  static Path spinJob() {
+    return nativeBuild().resolve("tests/spin_job");
   }
 
   private static void pump(InputStream in, BlockingQueue<String> lines, String name) {
@@ -90,6 +100,13 @@ final class JavaProcess implements AutoCloseable {
       }
     }
     throw new AssertionError("no output within " + PATIENCE + "; stderr: " + drainErr());
+  }
+
+  /** The stdout lines that came so far and were not read yet (does not wait). */
+  List<String> drainOut() {
+    List<String> lines = new ArrayList<>();
+    out.drainTo(lines);
+    return lines;
   }
 
   /** Skips stdout lines until one matches. */

@@ -15,10 +15,14 @@ import java.util.TreeSet;
  * <p>Each joined job has a virtual time: the device time charged to it divided by its weight.
  * A slice goes to the job with pending work whose virtual time is least (ties: the one picked least
  * recently, then the lower job id), so over time each contending job's device time approaches its weight's share of the
- * device. Sleeping earns no credit (as Linux CFS): a job that joins, or has pending work again
- * after it had none, starts at no less than the virtual-time floor, a monotonic value that
- * follows the least virtual time of the jobs that were contending. A late joiner therefore gets
- * no burst, and an idle job costs the busy ones nothing.
+ * device. Sleeping earns no credit (as Linux CFS): a job that joins starts at the virtual-time
+ * floor, a monotonic value that follows the least virtual time of the jobs that were contending,
+ * and a job that has pending work again after it had none starts at no less than the floor minus
+ * one slice (a quantum of the lightest joined job's virtual time: CFS's sleeper bonus). A
+ * contending job lags the others by at most about that much, so a brief pause between two of its
+ * submissions (host work between kernels, a descheduled thread) costs it nothing; a late joiner
+ * gets no burst, a long sleeper at most one slice's worth, and an idle job costs the busy ones
+ * nothing.
  *
  * <p>Work-conserving: only jobs with pending work get slices; a holder with nothing pending
  * gives the device up at once when someone waits, and a holder that nobody waits for keeps it
@@ -98,14 +102,15 @@ public final class SlicePolicy {
   public OptionalLong next(Set<Long> pending) {
     double base = currentFloor();
     floor = base;
+    double wakeBonus = (double) quantumNanos / weights.values().stream().mapToLong(Long::longValue).min().orElse(1);
     Set<Long> now = new HashSet<>();
     long best = 0;
     double bestTime = Double.POSITIVE_INFINITY;
     for (long job : new TreeSet<>(pending)) {
       Double time = virtualNanos.get(job);
       if (time == null) continue;
-      if (!contending.contains(job) && time < base) {
-        time = base; // woke up: sleeping earns no credit
+      if (!contending.contains(job) && time < base - wakeBonus) {
+        time = base - wakeBonus; // woke up: sleeping earns no credit beyond one slice
         virtualNanos.put(job, time);
       }
       now.add(job);

@@ -113,6 +113,22 @@ class SlicePolicyTest {
   }
 
   @Test
+  void aBriefPauseCostsAContendingJobNothing() {
+    // Job 2 (weight 3) misses every 4th decision: between two of its kernels it had nothing
+    // pending for a moment. It keeps its lag, so the shares still match the weights.
+    SlicePolicy policy = new SlicePolicy(QUANTUM);
+    policy.join(1, 1);
+    policy.join(2, 3);
+    Map<Long, Long> used = new HashMap<>(Map.of(1L, 0L, 2L, 0L));
+    for (int i = 0; i < 800; i++) {
+      long job = policy.next(i % 4 == 3 ? Set.of(1L) : Set.of(1L, 2L)).getAsLong();
+      policy.charge(job, QUANTUM);
+      used.merge(job, QUANTUM, Long::sum);
+    }
+    assertSharesMatchWeights(Map.of(1L, 1L, 2L, 3L), used);
+  }
+
+  @Test
   void aLeavingJobIsForgotten() {
     SlicePolicy policy = new SlicePolicy(QUANTUM);
     policy.join(1, 1);
