@@ -113,7 +113,7 @@
   X(cuThreadExchangeStreamCaptureMode)                                 \
   /* swappable memory (swap*.cc) */                                    \
   X(cuMemAddressReserve) X(cuMemAddressFree) X(cuMemSetAccess)         \
-  X(cuMemGetAllocationGranularity)
+  X(cuMemGetAllocationGranularity) X(cuStreamCreate) X(cuStreamDestroy_v2)
 
 namespace gpupool::shim {
 

@@ -12,6 +12,7 @@
 #include "gate_internal.h"
 #include "log.h"
 #include "swap_internal.h"
+#include "swap_stream.h"
 
 namespace gpupool::shim {
 namespace {
@@ -24,16 +25,14 @@ constexpr long kBusyPollNs = 50 * 1000;
 CUresult bring_back(int physical, const std::vector<SwapRecord*>& records, CUcontext ctx, bool push) {
   CtxScope scope(ctx, push);
   RelaxedCapture relaxed;
-  auto htod = SHIM_REAL(cuMemcpyHtoD_v2);
-  auto sync = SHIM_REAL(cuStreamSynchronize);
-  if (htod == nullptr || sync == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
+  SwapStream stream;  // not the legacy stream: swap_stream.h
   CUresult first_error = CUDA_SUCCESS;
   uint64_t mapped = 0, copied = 0;
   std::vector<SwapRecord*> back;
   for (SwapRecord* r : records) {
     CUresult result = backing_map(r);
     if (result == CUDA_SUCCESS) {
-      result = htod(r->base, r->host, r->bytes);
+      result = stream.to_device(r->base, r->host, r->bytes);
       if (result != CUDA_SUCCESS) backing_unmap(r);  // its bytes stay in r->host
     }
     if (result != CUDA_SUCCESS) {
@@ -44,12 +43,7 @@ CUresult bring_back(int physical, const std::vector<SwapRecord*>& records, CUcon
     copied += r->bytes;
     back.push_back(r);
   }
-  // A copy from pageable memory may return before it reached the device:
-  // the legacy stream it ran on is waited for before anything uses the memory.
-  if (!back.empty()) {
-    CUresult synced = sync(CU_STREAM_LEGACY);
-    if (synced != CUDA_SUCCESS && first_error == CUDA_SUCCESS) first_error = synced;
-  }
+  stream.close();  // each copy was waited for on the stream: the memory is whole
   for (SwapRecord* r : back) {
     std::free(r->host);
     r->host = nullptr;

@@ -13,6 +13,7 @@
 #include "hook_table.h"
 #include "log.h"
 #include "swap_internal.h"
+#include "swap_stream.h"
 
 namespace gpupool::shim {
 namespace {
@@ -27,8 +28,9 @@ bool oversubscribed(const gpupool_node_slice* slice) {
 // physical memory; one that fails stays resident.
 void copy_out(int physical, const std::vector<SwapRecord*>& records, gpupool_region_gate* row) {
   RelaxedCapture relaxed;
-  auto dtoh = SHIM_REAL(cuMemcpyDtoH_v2);
   auto set_current = SHIM_REAL(cuCtxSetCurrent);
+  SwapStream stream;
+  CUcontext stream_ctx = nullptr;
   uint64_t unmapped = 0, copied = 0;
   size_t failed = 0;
   CUresult first_error = CUDA_SUCCESS;
@@ -43,9 +45,13 @@ void copy_out(int physical, const std::vector<SwapRecord*>& records, gpupool_reg
     CUresult result = host == nullptr ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_SUCCESS;
     // The gate thread's own current context: the allocation's, which lives
     // as long as the record (swap_context_gone waits for this device).
-    if (result == CUDA_SUCCESS && set_current != nullptr) result = set_current(r->ctx);
-    // Synchronous into pageable memory: complete when it returns.
-    if (result == CUDA_SUCCESS) result = dtoh != nullptr ? dtoh(host, r->base, r->bytes) : CUDA_ERROR_NOT_SUPPORTED;
+    if (result == CUDA_SUCCESS && r->ctx != stream_ctx) {
+      stream.close();
+      result = set_current != nullptr ? set_current(r->ctx) : CUDA_ERROR_NOT_SUPPORTED;
+      stream_ctx = result == CUDA_SUCCESS ? r->ctx : nullptr;
+    }
+    // On a private stream (swap_stream.h), complete when it returns.
+    if (result == CUDA_SUCCESS) result = stream.to_host(host, r->base, r->bytes);
     if (result == CUDA_SUCCESS) result = backing_unmap(r);
     if (result != CUDA_SUCCESS) {
       std::free(host);
