@@ -173,7 +173,7 @@ bool Device::submit(Slot* slot) {
     std::lock_guard<std::mutex> lock(slot->latch.mu);
     slot->latch.open = false;
   }
-  if (!check(cuLaunchHostFunc(stream_, hold, &slot->latch), "cuLaunchHostFunc")) {
+  if (o_.hold && !check(cuLaunchHostFunc(stream_, hold, &slot->latch), "cuLaunchHostFunc")) {
     open_latch(&slot->latch);
     return false;
   }

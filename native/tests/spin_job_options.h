@@ -21,6 +21,12 @@ struct Options {
   int device = 0;
   unsigned progress_ms = 0;    // a progress line every so often (0: none)
   bool wait_stdin = false;     // after "ready", wait for a line on stdin
+  // Each launch waits behind a host function until the launch call returned,
+  // so time blocked at the gate is not device time. --no-hold drops it: the
+  // simulated driver runs every stream of a device on one executor, so a held
+  // stream stalls the whole simulated device (on a GPU only that stream
+  // waits), including the copies that swap this job's memory out.
+  bool hold = true;
   unsigned ring = 4;           // launches the job keeps queued ahead of the device
   std::string kernels_dir;     // "" : the usual places (spin_job.cc)
 };
@@ -28,7 +34,7 @@ struct Options {
 inline const char* kUsage =
     "usage: spin_job [--spin-ns N] [--device-seconds S] [--wall-seconds S] [--launches N]\n"
     "                [--graph K] [--bytes SIZE] [--device D] [--progress-ms M] [--ring R]\n"
-    "                [--wait-stdin] [--kernels DIR]\n"
+    "                [--wait-stdin] [--no-hold] [--kernels DIR]\n"
     "  at least one of --device-seconds, --wall-seconds, --launches\n";
 
 // Parses a whole unsigned decimal; false on anything else.
@@ -76,6 +82,10 @@ inline bool parse_options(int argc, char** argv, Options* o, std::string* error)
     const std::string flag = argv[i];
     if (flag == "--wait-stdin") {
       o->wait_stdin = true;
+      continue;
+    }
+    if (flag == "--no-hold") {
+      o->hold = false;
       continue;
     }
     const char* value = i + 1 < argc ? argv[i + 1] : nullptr;

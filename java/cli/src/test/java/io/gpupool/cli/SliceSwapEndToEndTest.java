@@ -9,7 +9,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -29,14 +28,13 @@ class SliceSwapEndToEndTest {
   }
 
   @Test
-  @Disabled("needs the shim's swap (VMM-backed allocations, evict/swap-in), not yet merged from branch gate")
   void jobsThatDoNotFitTogetherBothFinishWithTheirDataIntact() throws Exception {
     agent = SliceAgent.start(dir, List.of("--oversubscribe"), Map.of("GPUPOOL_SIM_MEMORY", "512MiB"));
     List<String> names = List.of("swap-a", "swap-b");
     Map<String, JavaProcess> jobs = new HashMap<>();
     for (String name : names) {
       jobs.put(name, agent.spin(List.of("--name", name, "--memory", "384MiB"), "--bytes", "320MiB", "--spin-ns",
-          "2000000", "--device-seconds", "3"));
+          "2000000", "--device-seconds", "3", "--no-hold")); // --no-hold: spin_job_options.h
       agent.awaitStatus(name + " runs", s -> SliceAgent.running(s, name));
     }
     Status both = agent.status();
