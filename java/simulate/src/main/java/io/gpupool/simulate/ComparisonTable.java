@@ -52,7 +52,8 @@ public final class ComparisonTable {
     StringBuilder out = new StringBuilder();
     out.append("Replay of ").append(traceName).append(" on ").append(first.nodes()).append(" nodes, ")
         .append(first.gpus()).append(" GPUs (demand: ").append(first.demand().label())
-        .append(first.timed() ? "" : "; no times in the file: fill mode").append(")\n");
+        .append(first.timed() ? "" : "; no times in the file: fill mode").append("), queue: ")
+        .append(first.queue().label()).append('\n');
     out.append("tasks: ").append(c.inFile()).append(" in the file; not replayed: ").append(c.cpuOnly())
         .append(" CPU-only, ").append(c.neverRan()).append(" never started in the trace; submitted: ")
         .append(c.submitted()).append('\n');

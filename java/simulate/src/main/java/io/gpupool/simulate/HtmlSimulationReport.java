@@ -31,7 +31,8 @@ public final class HtmlSimulationReport {
         .append("\n</style></head><body>\n<h1>gpupool simulate: ").append(esc(traceName)).append("</h1>\n");
     TaskCounts c = first.tasks();
     out.append("<p>").append(first.nodes()).append(" nodes, ").append(first.gpus()).append(" GPUs; demand model <b>")
-        .append(first.demand().label()).append("</b>").append(first.timed() ? "" : "; the file has no times: <b>fill mode</b>"
+        .append(first.demand().label()).append("</b>; queue <b>").append(first.queue().label())
+        .append("</b>").append(first.timed() ? "" : "; the file has no times: <b>fill mode</b>"
             + " (task i is submitted at second i and never ends)").append(". Of ").append(c.inFile())
         .append(" tasks in the file, ").append(c.cpuOnly()).append(" are CPU-only and ").append(c.neverRan())
         .append(" never started in the trace (not replayed); ").append(c.submitted()).append(" were submitted.</p>\n")

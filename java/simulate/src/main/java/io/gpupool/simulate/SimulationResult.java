@@ -4,6 +4,7 @@ package io.gpupool.simulate;
  * What one replay of a trace under one policy measured. Time averages are over the replay's
  * window, from the first submission to the last completion (fill mode: to the last arrival).
  *
+ * @param queue how waiting tasks were let start
  * @param allocationRate share of all GPU capacity granted to tasks (a whole GPU held = 1, a
  *     quota of 460 thousandths = 0.46), time-averaged
  * @param utilisation share of all device time tasks used (their rates), time-averaged
@@ -16,7 +17,7 @@ package io.gpupool.simulate;
  * @param completionTime per completed task: end minus submission, seconds
  * @param atEnd the cluster when the replay ended (what fill mode reports)
  */
-public record SimulationResult(Policy policy, Demand demand, boolean timed, int nodes, int gpus, TaskCounts tasks,
+public record SimulationResult(Policy policy, Demand demand, QueueDiscipline queue, boolean timed, int nodes, int gpus, TaskCounts tasks,
     double start, double end, double allocationRate, double utilisation, double fragmentedGpus,
     double fragmentedGpusWhileWaiting, double waitingShare, Distribution queueDelay, Distribution completionTime,
     Timeline timeline, EndState atEnd) {
