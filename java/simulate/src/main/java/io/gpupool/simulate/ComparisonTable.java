@@ -40,13 +40,17 @@ public final class ComparisonTable {
       rows.add(new Row("fragmented GPUs at the end", r -> Integer.toString(r.atEnd().fragmentedGpus())));
     }
     rows.add(new Row("tasks refused (fit no node)", r -> Integer.toString(r.tasks().refused())));
-    rows.add(new Row("replay window", r -> Units.duration(r.window())));
+    rows.add(new Row("replay window", r -> Units.duration(r.ownWindow())));
     return rows;
   }
 
-  /** The whole report; {@code results} are replays of one trace on one node list. */
-  public static String render(String traceName, List<SimulationResult> results) {
-    if (results.isEmpty()) throw new IllegalArgumentException("no results");
+  /**
+   * The whole report; {@code results} are replays of one trace on one node list. Their time
+   * averages are compared over one window ({@link SimulationResult#onOneWindow}).
+   */
+  public static String render(String traceName, List<SimulationResult> replays) {
+    if (replays.isEmpty()) throw new IllegalArgumentException("no results");
+    List<SimulationResult> results = SimulationResult.onOneWindow(replays);
     SimulationResult first = results.get(0);
     TaskCounts c = first.tasks();
     StringBuilder out = new StringBuilder();
@@ -57,6 +61,10 @@ public final class ComparisonTable {
     out.append("tasks: ").append(c.inFile()).append(" in the file; not replayed: ").append(c.cpuOnly())
         .append(" CPU-only, ").append(c.neverRan()).append(" never started in the trace; submitted: ")
         .append(c.submitted()).append('\n');
+    if (first.timed()) {
+      out.append("time averages over ").append(Units.duration(first.window()))
+          .append(" for every policy: first submission to the last completion of any\n");
+    }
     List<Row> rows = rows(first.timed());
     int labelWidth = 0;
     for (Row r : rows) labelWidth = Math.max(labelWidth, r.label().length());

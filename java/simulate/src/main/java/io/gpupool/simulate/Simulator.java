@@ -120,7 +120,7 @@ public final class Simulator {
     return new SimulationResult(policy, demand, discipline, trace.timed(), nodes, cluster.deviceCount(), counts,
         recorder.first(), recorder.last(), recorder.allocationRate(), recorder.utilisation(),
         recorder.fragmentedGpus(), recorder.fragmentedGpusWhileWaiting(), recorder.waitingShare(),
-        new Distribution(unbox(delays)), new Distribution(unbox(jct)), recorder.timeline(), atEnd);
+        new Distribution(unbox(delays)), new Distribution(unbox(jct)), recorder.timeline(), atEnd, recorder.last());
   }
 
   private void advanceTo(double time) {
