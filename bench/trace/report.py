@@ -39,8 +39,13 @@ def ratio(base, fig):
 
 
 CONFIGS = [("all.txt", "whole cluster (1,213 nodes, 6,212 GPUs)"), ("nodes-24.txt", "first 24 nodes (60 GPUs)"),
-           ("nodes-16.txt", "first 16 nodes (32 GPUs)"), ("nodes-10.txt", "first 10 nodes (20 GPUs)"),
-           ("whole-16.txt", "first 16 nodes, demand whole")]
+           ("best-24.txt", "first 24 nodes, best-effort queue"),
+           ("nodes-16.txt", "first 16 nodes (32 GPUs)"), ("best-16.txt", "first 16 nodes, best-effort queue"),
+           ("nodes-10.txt", "first 10 nodes (20 GPUs)"), ("best-10.txt", "first 10 nodes, best-effort queue"),
+           ("whole-16.txt", "first 16 nodes, demand whole"),
+           ("whole-best-16.txt", "first 16 nodes, demand whole, best-effort queue")]
+FINDINGS = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "findings.md")).read()
+SWEEP = [(k, f"p100-{k}.txt") for k in (17, 18, 19, 20, 21, 22)]
 FIGURES = ["GPU allocation rate", "device-time utilisation", "queueing delay p50", "queueing delay p95",
            "queueing delay mean", "job completion time p95", "job completion time mean", "fragmented GPUs (mean)"]
 
@@ -56,6 +61,17 @@ print("| --- | --- | --- | --- |")
 print(f"| replay of openb_pod_list_default.csv (8,152 tasks), both policies | {total:.1f} s "
       f"(static {times.get('static', 0):.1f} s, pooled {times.get('pooled', 0):.1f} s) | < 60 s | "
       f"{'met' if total < 60 else 'NOT met'} |\n")
+print(FINDINGS)
+print("## Chance: the same two 8-GPU nodes beside k of the 2-GPU P100 nodes (strict FIFO)\n")
+print("k = 22 is the first 24 nodes. Queueing delay, static / pooled:\n")
+print("| P100 nodes | GPUs | mean static | mean pooled | p95 static | p95 pooled | pooled wins on mean |")
+print("| ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+for k, name in SWEEP:
+    _, _, rows = parse(name)
+    ms, mp = rows["queueing delay mean"]
+    ps, pp = rows["queueing delay p95"]
+    print(f"| {k} | {2 * k + 16} | {ms} | {mp} | {ps} | {pp} | {'yes' if number(mp) < number(ms) else 'no'} |")
+print()
 for name, title in CONFIGS:
     text, times, rows = parse(name)
     print(f"## {title}\n")

@@ -6,6 +6,7 @@ import io.gpupool.simulate.Demand;
 import io.gpupool.simulate.HtmlSimulationReport;
 import io.gpupool.simulate.NodesReader;
 import io.gpupool.simulate.Policy;
+import io.gpupool.simulate.QueueDiscipline;
 import io.gpupool.simulate.SimulationResult;
 import io.gpupool.simulate.Simulator;
 import io.gpupool.simulate.Trace;
@@ -52,6 +53,11 @@ final class SimulateCommand implements Callable<Integer> {
       + "a task uses when it could have more: request (its gpu_milli share) or whole (all it is given) (default: ${DEFAULT-VALUE}).")
   String demand;
 
+  @Option(names = "--queue", paramLabel = "RULE", defaultValue = "strict-fifo", description = "How waiting tasks "
+      + "start: strict-fifo (the agent's rule: a task that does not fit holds up all behind it) or best-effort-fifo "
+      + "(every task that fits starts, in order; large tasks can starve) (default: ${DEFAULT-VALUE}).")
+  String queue;
+
   @Option(names = "--node-limit", paramLabel = "N",
       description = "Use only the first N nodes of the node list (a smaller cluster for the same tasks).")
   Integer nodeLimit;
@@ -68,6 +74,12 @@ final class SimulateCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), "--demand: " + e.getMessage());
     }
+    QueueDiscipline discipline;
+    try {
+      discipline = QueueDiscipline.parse(queue);
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), "--queue: " + e.getMessage());
+    }
     if (nodeLimit != null && nodeLimit < 1) {
       throw new ParameterException(spec.commandLine(), "--node-limit: " + nodeLimit + " is not a positive number");
     }
@@ -79,7 +91,7 @@ final class SimulateCommand implements Callable<Integer> {
     List<SimulationResult> results = new ArrayList<>();
     for (Policy p : policies) {
       long began = System.nanoTime();
-      results.add(Simulator.run(tasks, cluster, p, demandModel));
+      results.add(Simulator.run(tasks, cluster, p, demandModel, discipline));
       out.printf(Locale.ROOT, "%s: replayed in %.1f s%n", p.label(), (System.nanoTime() - began) / 1e9);
     }
     out.print(ComparisonTable.render(trace.getFileName().toString(), results));

@@ -46,9 +46,27 @@ class SimulateCommandTest {
   void onePolicyGivesOneColumn() throws IOException {
     GpupoolRun run = simulate(PODS, "--policy", "pooled", "--demand", "whole");
     assertEquals(0, run.exitCode(), run.err());
-    assertTrue(run.out().contains("(demand: whole)"), run.out());
+    assertTrue(run.out().contains("(demand: whole), queue: strict-fifo"), run.out());
     assertTrue(run.out().matches("(?s).*\\n +pooled\\n.*"), run.out());
     assertTrue(!run.out().contains("static"), run.out());
+  }
+
+  @Test
+  void bestEffortQueueLetsATaskPastOneThatDoesNotFit() throws IOException {
+    // One GPU, pooled: a (500) at 0 for 100 s; d (a whole GPU) at 5 for 10 s; c (300) at 10 for 10 s.
+    String pods = PODS.substring(0, PODS.indexOf('\n') + 1)
+        + "a,1000,1024,1,500,,LS,Running,0,100,0\n"
+        + "d,1000,1024,1,1000,,LS,Running,5,15,5\n"
+        + "c,1000,1024,1,300,,LS,Running,10,20,10\n";
+    // Strict: d waits for a (starts at 100), c waits behind d (starts at 110): delays 0, 95, 100 s.
+    // Best effort: c starts at 10 beside a; d still starts at 100: delays 0, 0, 95 s.
+    GpupoolRun strict = simulate(pods, "--policy", "pooled");
+    assertEquals(0, strict.exitCode(), strict.err());
+    assertTrue(strict.out().matches("(?s).*\\nqueueing delay p95 +1\\.7 min\\n.*"), strict.out());
+    GpupoolRun best = simulate(pods, "--policy", "pooled", "--queue", "best-effort-fifo");
+    assertEquals(0, best.exitCode(), best.err());
+    assertTrue(best.out().contains("queue: best-effort-fifo"), best.out());
+    assertTrue(best.out().matches("(?s).*\\nqueueing delay p95 +1\\.6 min\\n.*"), best.out());
   }
 
   @Test
@@ -59,6 +77,10 @@ class SimulateCommandTest {
     GpupoolRun demand = simulate(PODS, "--demand", "all");
     assertEquals(2, demand.exitCode());
     assertTrue(demand.err().contains("--demand: 'all' is not a demand model"), demand.err());
+    GpupoolRun queue = simulate(PODS, "--queue", "fifo");
+    assertEquals(2, queue.exitCode());
+    assertTrue(queue.err().contains("--queue: 'fifo' is not a queue discipline (strict-fifo, best-effort-fifo)"),
+        queue.err());
     GpupoolRun limit = simulate(PODS, "--node-limit", "0");
     assertEquals(2, limit.exitCode());
     assertTrue(limit.err().contains("--node-limit: 0"), limit.err());

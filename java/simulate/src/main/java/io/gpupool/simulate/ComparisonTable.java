@@ -40,22 +40,31 @@ public final class ComparisonTable {
       rows.add(new Row("fragmented GPUs at the end", r -> Integer.toString(r.atEnd().fragmentedGpus())));
     }
     rows.add(new Row("tasks refused (fit no node)", r -> Integer.toString(r.tasks().refused())));
-    rows.add(new Row("replay window", r -> Units.duration(r.window())));
+    rows.add(new Row("replay window", r -> Units.duration(r.ownWindow())));
     return rows;
   }
 
-  /** The whole report; {@code results} are replays of one trace on one node list. */
-  public static String render(String traceName, List<SimulationResult> results) {
-    if (results.isEmpty()) throw new IllegalArgumentException("no results");
+  /**
+   * The whole report; {@code results} are replays of one trace on one node list. Their time
+   * averages are compared over one window ({@link SimulationResult#onOneWindow}).
+   */
+  public static String render(String traceName, List<SimulationResult> replays) {
+    if (replays.isEmpty()) throw new IllegalArgumentException("no results");
+    List<SimulationResult> results = SimulationResult.onOneWindow(replays);
     SimulationResult first = results.get(0);
     TaskCounts c = first.tasks();
     StringBuilder out = new StringBuilder();
     out.append("Replay of ").append(traceName).append(" on ").append(first.nodes()).append(" nodes, ")
         .append(first.gpus()).append(" GPUs (demand: ").append(first.demand().label())
-        .append(first.timed() ? "" : "; no times in the file: fill mode").append(")\n");
+        .append(first.timed() ? "" : "; no times in the file: fill mode").append("), queue: ")
+        .append(first.queue().label()).append('\n');
     out.append("tasks: ").append(c.inFile()).append(" in the file; not replayed: ").append(c.cpuOnly())
         .append(" CPU-only, ").append(c.neverRan()).append(" never started in the trace; submitted: ")
         .append(c.submitted()).append('\n');
+    if (first.timed()) {
+      out.append("time averages over ").append(Units.duration(first.window()))
+          .append(" for every policy: first submission to the last completion of any\n");
+    }
     List<Row> rows = rows(first.timed());
     int labelWidth = 0;
     for (Row r : rows) labelWidth = Math.max(labelWidth, r.label().length());

@@ -15,8 +15,9 @@ public final class HtmlSimulationReport {
 
   private HtmlSimulationReport() {}
 
-  public static String render(String traceName, List<SimulationResult> results) {
-    if (results.isEmpty()) throw new IllegalArgumentException("no results");
+  public static String render(String traceName, List<SimulationResult> replays) {
+    if (replays.isEmpty()) throw new IllegalArgumentException("no results");
+    List<SimulationResult> results = SimulationResult.onOneWindow(replays); // one window, one time axis
     SimulationResult first = results.get(0);
     StringBuilder out = new StringBuilder(65536);
     out.append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n")
@@ -31,7 +32,8 @@ public final class HtmlSimulationReport {
         .append("\n</style></head><body>\n<h1>gpupool simulate: ").append(esc(traceName)).append("</h1>\n");
     TaskCounts c = first.tasks();
     out.append("<p>").append(first.nodes()).append(" nodes, ").append(first.gpus()).append(" GPUs; demand model <b>")
-        .append(first.demand().label()).append("</b>").append(first.timed() ? "" : "; the file has no times: <b>fill mode</b>"
+        .append(first.demand().label()).append("</b>; queue <b>").append(first.queue().label())
+        .append("</b>").append(first.timed() ? "" : "; the file has no times: <b>fill mode</b>"
             + " (task i is submitted at second i and never ends)").append(". Of ").append(c.inFile())
         .append(" tasks in the file, ").append(c.cpuOnly()).append(" are CPU-only and ").append(c.neverRan())
         .append(" never started in the trace (not replayed); ").append(c.submitted()).append(" were submitted.</p>\n")
@@ -40,6 +42,7 @@ public final class HtmlSimulationReport {
             + "<code>gpu_milli/1000 × run time</code> device-seconds per GPU; co-located tasks share a device's time by "
             + "the agent's time-slice policy (weighted max-min fair shares).</p>\n");
 
+    out.append(atAGlance(results));
     out.append("<h2>Summary</h2>\n<table id=\"summary\"><tr><th></th>");
     for (SimulationResult r : results) out.append("<th class=\"n\">").append(r.policy().label()).append("</th>");
     out.append("</tr>\n");
@@ -93,6 +96,29 @@ public final class HtmlSimulationReport {
     addBars(bars, results, "time with a task waiting", SimulationResult::waitingShare);
     out.append(SvgChart.bars("summary-chart", bars));
     return out.append("</body></html>\n").toString();
+  }
+
+  /**
+   * One sentence comparing pooled with static on what a reader asks first (how long tasks wait,
+   * how much device time is used), or nothing unless both were replayed with times.
+   */
+  static String atAGlance(List<SimulationResult> results) {
+    SimulationResult s = null;
+    SimulationResult p = null;
+    for (SimulationResult r : results) {
+      if (r.policy() == Policy.STATIC) s = r;
+      if (r.policy() == Policy.POOLED) p = r;
+    }
+    if (s == null || p == null || !s.timed()) return "";
+    double before = s.queueDelay().mean();
+    double after = p.queueDelay().mean();
+    String verdict = after < before ? "better" : after > before ? "worse" : "the same";
+    return "<p id=\"at-a-glance\"><b>At a glance:</b> mean queueing delay static " + Units.duration(before)
+        + " → pooled " + Units.duration(after) + " (pooled " + verdict + "); p95 "
+        + Units.duration(s.queueDelay().percentile(95)) + " → " + Units.duration(p.queueDelay().percentile(95))
+        + "; device time used " + Units.percent(s.utilisation()) + " → " + Units.percent(p.utilisation())
+        + ". Time averages are over one window for both: " + Units.duration(p.window())
+        + " from the first submission to the last completion of either.</p>\n";
   }
 
   private static void addBars(List<SvgChart.Bar> bars, List<SimulationResult> results, String group,

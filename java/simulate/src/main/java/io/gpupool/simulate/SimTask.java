@@ -11,6 +11,8 @@ final class SimTask {
   final double arrival;
   /** Per-GPU quota asked of placement, thousandths of a device; 0: whole devices. */
   final long request;
+  /** What placement sees of it (GPUs, per-GPU request, models): tasks of one shape fit the same places. */
+  final String shape;
   /** Share of a device's time it would use alone, 0..1. */
   final double demand;
   /** Device-seconds still to run on each of its GPUs (infinite in fill mode). */
@@ -33,6 +35,7 @@ final class SimTask {
     this.order = order;
     this.arrival = arrival;
     this.request = request;
+    this.shape = trace.gpus() + "x" + request + "@" + trace.gpuModels();
     this.demand = demand;
     this.remaining = trace.runSeconds() * trace.gpuFraction();
   }

@@ -1,6 +1,5 @@
 package io.gpupool.simulate;
 
-import io.gpupool.agent.AdmissionQueue;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -14,8 +13,10 @@ import java.util.Set;
  * Replays a trace on simulated nodes with a virtual clock: discrete events (submissions,
  * completions), the time between them skipped; no threads, no sleeping, no wall clock.
  *
- * <p>Decisions are the agent's: submissions start strictly in order through {@link
- * AdmissionQueue}, each placed by {@link Cluster} (the agent's Placement within a node), and
+ * <p>Decisions are the agent's: submissions start strictly in order through its AdmissionQueue
+ * (or, with {@link QueueDiscipline#BEST_EFFORT_FIFO}, the cluster scheduler's alternative that
+ * lets later tasks past one that does not fit; see {@link ClusterQueue}), each placed by {@link
+ * Cluster} (the agent's Placement within a node), and
  * co-located tasks share a device's time by {@link DeviceTime} (the agent's SlicePolicy shares).
  * When a task starts or ends, the shares of the devices it touches are recomputed, every task on
  * them gets its new rate, and its completion is predicted again (a stale prediction is skipped).
@@ -31,7 +32,8 @@ public final class Simulator {
   private final Cluster cluster;
   private final DeviceTime deviceTime;
   private final Recorder recorder;
-  private final AdmissionQueue<SimTask> queue = new AdmissionQueue<>();
+  private final QueueDiscipline discipline;
+  private final ClusterQueue queue;
   private final PriorityQueue<Completion> completions = new PriorityQueue<>(
       Comparator.comparingDouble(Completion::time).thenComparingInt(c -> c.task().order));
   private final Map<String, Boolean> everFits = new HashMap<>();
@@ -45,18 +47,26 @@ public final class Simulator {
   private int fragmented;
   private boolean fragmentedStale = true;
 
-  private Simulator(List<ClusterNode> nodes, Policy policy) {
+  private Simulator(List<ClusterNode> nodes, Policy policy, QueueDiscipline discipline) {
     this.policy = policy;
+    this.discipline = discipline;
+    this.queue = new ClusterQueue(discipline);
     this.nodes = nodes.size();
     this.cluster = new Cluster(nodes);
     this.deviceTime = new DeviceTime(cluster.deviceCount());
     this.recorder = new Recorder(cluster.deviceCount());
   }
 
-  /** Replays every GPU task of the trace that ran in it (see {@link TaskCounts}) under the policy. */
+  /** {@link #run(Trace, List, Policy, Demand, QueueDiscipline)} with the agent's strict FIFO. */
   public static SimulationResult run(Trace trace, List<ClusterNode> nodes, Policy policy, Demand demand) {
+    return run(trace, nodes, policy, demand, QueueDiscipline.STRICT_FIFO);
+  }
+
+  /** Replays every GPU task of the trace that ran in it (see {@link TaskCounts}) under the policy. */
+  public static SimulationResult run(Trace trace, List<ClusterNode> nodes, Policy policy, Demand demand,
+      QueueDiscipline discipline) {
     if (nodes.isEmpty()) throw new IllegalArgumentException("no nodes to replay on");
-    return new Simulator(nodes, policy).replay(trace, demand);
+    return new Simulator(nodes, policy, discipline).replay(trace, demand);
   }
 
   private SimulationResult replay(Trace trace, Demand demand) {
@@ -107,10 +117,10 @@ public final class Simulator {
         started.size(), completed, queue.size());
     var atEnd = new SimulationResult.EndState(grantedUnits / (double) (cluster.deviceCount() * Cluster.DEVICE_UNITS),
         busyDevices / cluster.deviceCount(), fragmentedNow(), queue.size());
-    return new SimulationResult(policy, demand, trace.timed(), nodes, cluster.deviceCount(), counts,
+    return new SimulationResult(policy, demand, discipline, trace.timed(), nodes, cluster.deviceCount(), counts,
         recorder.first(), recorder.last(), recorder.allocationRate(), recorder.utilisation(),
         recorder.fragmentedGpus(), recorder.fragmentedGpusWhileWaiting(), recorder.waitingShare(),
-        new Distribution(unbox(delays)), new Distribution(unbox(jct)), recorder.timeline(), atEnd);
+        new Distribution(unbox(delays)), new Distribution(unbox(jct)), recorder.timeline(), atEnd, recorder.last());
   }
 
   private void advanceTo(double time) {
@@ -119,14 +129,13 @@ public final class Simulator {
   }
 
   private void submit(SimTask task) {
-    String shape = task.trace.gpus() + "x" + task.request + "@" + task.trace.gpuModels();
-    boolean fits = everFits.computeIfAbsent(shape,
+    boolean fits = everFits.computeIfAbsent(task.shape,
         k -> cluster.everFits(task.trace.gpus(), task.request, task.trace.gpuModels()));
     if (!fits) {
       refused++;
       return;
     }
-    if (!queue.admitNow(task, this::start)) queue.enqueue(task);
+    queue.submit(task, this::start);
     fragmentedStale = true;
   }
 

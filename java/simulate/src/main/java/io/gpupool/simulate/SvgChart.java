@@ -74,7 +74,7 @@ final class SvgChart {
   static String bars(String id, List<Bar> bars) {
     int barH = 13;
     int labelW = 200;
-    int area = WIDTH - labelW - 90;
+    int area = WIDTH - labelW - 130; // room after a full bar for its label, "pooled 100.0%"
     long groups = bars.stream().map(Bar::group).distinct().count();
     int height = (int) (bars.size() * (barH + 2) + groups * 10) + 8;
     StringBuilder svg = open(id, height);

@@ -40,6 +40,18 @@ public record Timeline(double[] start, double[] allocated, double[] busy, int[] 
     return new Timeline(s, a, b, waitingRounded, end);
   }
 
+  /** The same timeline, then nothing allocated, used or waiting from its end to {@code later}. */
+  public Timeline idleUntil(double later) {
+    if (!(later > end)) return this;
+    int n = start.length;
+    double[] s = Arrays.copyOf(start, n + 1);
+    double[] a = Arrays.copyOf(allocated, n + 1);
+    double[] b = Arrays.copyOf(busy, n + 1);
+    int[] w = Arrays.copyOf(waiting, n + 1);
+    s[n] = end;
+    return new Timeline(s, a, b, w, later);
+  }
+
   @Override
   public boolean equals(Object o) {
     return o instanceof Timeline t && Arrays.equals(start, t.start) && Arrays.equals(allocated, t.allocated)

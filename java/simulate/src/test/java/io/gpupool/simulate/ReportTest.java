@@ -24,8 +24,12 @@ class ReportTest {
     assertTrue(table.contains("submitted: 2"), table);
     assertTrue(Pattern.compile("\\n +static +pooled\\n").matcher(table).find(), table);
     assertRow(table, "queueing delay p95", "1.5 min", "0 s"); // 90 s
-    assertRow(table, "GPU allocation rate", "100.0%", "90.9%");
-    assertRow(table, "device-time utilisation", "50.0%", "90.9%");
+    // Both over one window, 0..200 s (static's last completion): pooled granted 100 GPU-s of
+    // it (0.5 over 0..10 and 100..110, 1.0 over 10..100) and used all it granted.
+    assertTrue(table.contains("time averages over 3.3 min for every policy"), table);
+    assertRow(table, "GPU allocation rate", "100.0%", "50.0%");
+    assertRow(table, "device-time utilisation", "50.0%", "50.0%");
+    assertRow(table, "replay window", "3.3 min", "1.8 min"); // each one's own: 200 s, 110 s
     assertRow(table, "job completion time p95", "3.2 min", "1.7 min");
   }
 
@@ -39,6 +43,10 @@ class ReportTest {
       assertTrue(html.contains("<polyline class=\"series\" data-policy=\"" + policy + "\" data-series=\"used\""), policy);
       assertTrue(html.contains("<rect class=\"bar\" data-policy=\"" + policy + "\""), policy);
     }
+    // Static's mean delay 45 s (0 and 90 s), pooled's 0: pooled better; both over 0..200 s.
+    assertTrue(html.contains("<b>At a glance:</b> mean queueing delay static 45 s → pooled 0 s (pooled better); "
+        + "p95 1.5 min → 0 s; device time used 50.0% → 50.0%. Time averages are over one window for both: "
+        + "3.3 min"), html);
     assertFalse(html.contains("<script"), "no script");
     // No external resource: the only URL is the SVG namespace.
     Matcher urls = Pattern.compile("(https?:)?//[a-zA-Z0-9.-]+").matcher(html);
