@@ -1,11 +1,20 @@
 // native_remote_bench — what a driver-API program pays for a remote GPU, measured by the
-// program itself. The same binary runs twice from bench/remote/run.sh: on the simulated
-// driver in-process (LD_LIBRARY_PATH=<build>/lib/sim) and through the forwarding driver to a
-// worker (LD_LIBRARY_PATH=<build>/lib/remote, GPUPOOL_REMOTE_WORKER, GPUPOOL_REMOTE_SECRET).
-// Each run also measures its own baselines on loopback TCP: a 16-byte ping-pong and a 64 MiB
-// stream in 1 MiB writes. Output: one "name value unit" per line.
+// program itself. The same binary runs from bench/remote/run.sh on the simulated driver
+// in-process (LD_LIBRARY_PATH=<build>/lib/sim) and through the forwarding driver to a worker
+// (LD_LIBRARY_PATH=<build>/lib/remote, GPUPOOL_REMOTE_WORKER, GPUPOOL_REMOTE_SECRET), a few
+// times in turn. Each run also measures its own baselines on loopback TCP: a 16-byte ping-pong
+// and a 64 MiB stream in 1 MiB writes.
 //
-// Needs GPUPOOL_KERNELS_DIR (spin.ptx) for the launch measurement.
+// Like the JMH half (RemoteBenchmarks: 3 x 2 s warm-up, 5 x 2 s measured), every measurement
+// first runs untimed for a warm-up time, then for a number of timed iterations of at least a
+// second each: the worker is a JVM whose JIT needs seconds, not one pass of a loop, to compile
+// the call path (on a busy 2-core machine, ten or more), and a single timed pass on a shared
+// machine is mostly noise. Output: one "name value unit" line per timed iteration.
+//
+//   GPUPOOL_BENCH_WARMUP_SECONDS  warm-up per measurement (default 3; the raw socket baselines,
+//                                 which have nothing to warm up, take a tenth of it)
+//   GPUPOOL_BENCH_ITERATIONS      timed iterations per measurement (default 5)
+//   GPUPOOL_KERNELS_DIR           where spin.ptx is, for the launch measurement
 #include <arpa/inet.h>
 #include <cuda.h>
 #include <netinet/in.h>
@@ -14,6 +23,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
+#include <cstring>
+#include <functional>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -35,8 +47,38 @@ void check(CUresult r, const char* what) {
   }
 }
 
-double micros_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+// A positive number from the environment, or `fallback`; anything else ends the program.
+double env_number(const char* name, double fallback, double max) {
+  const char* text = std::getenv(name);
+  if (text == nullptr || *text == 0) return fallback;
+  char* end = nullptr;
+  double v = std::strtod(text, &end);
+  if (end == text || *end != 0 || !std::isfinite(v) || v <= 0 || v > max) {
+    std::fprintf(stderr, "%s=%s: expected a number above 0 and at most %g\n", name, text, max);
+    std::exit(2);
+  }
+  return v;
+}
+
+// Runs `op` (one call: `per_call` operations) untimed for `warmup` seconds, then `iterations`
+// timed iterations of whole calls lasting at least one second each; prints one line per
+// iteration: microseconds per operation, or with `gib_per_op` GiB/s.
+void measure(const char* name, double warmup, int iterations, double per_call, double gib_per_op,
+             const std::function<void()>& op) {
+  auto w0 = Clock::now();
+  while (std::chrono::duration<double>(Clock::now() - w0).count() < warmup) op();
+  for (int i = 0; i < iterations; i++) {
+    auto t0 = Clock::now();
+    double ops = 0, seconds = 0;
+    do {
+      op();
+      ops += per_call;
+      seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    } while (seconds < 1.0);
+    if (gib_per_op > 0) std::printf("%s %.3f GiB/s\n", name, ops * gib_per_op / seconds);
+    else std::printf("%s %.3f us\n", name, seconds * 1e6 / ops);
+    std::fflush(stdout);
+  }
 }
 
 // A loopback peer: echoes (ping-pong) or reads everything and answers one byte at the end.
@@ -98,29 +140,30 @@ struct Loopback {
 }  // namespace
 
 int main() {
-  const int kRoundTrips = 2000;
-  const int kLaunches = 256, kLaunchBatches = 40, kCopies = 5;
+  const double warmup = env_number("GPUPOOL_BENCH_WARMUP_SECONDS", 3, 600);
+  const int iterations = static_cast<int>(env_number("GPUPOOL_BENCH_ITERATIONS", 5, 1000));
+  const int kRoundTrips = 200;
+  const int kLaunches = 256;
+  const double kGiBPerCopy = double(kCopyBytes) / (1u << 30);
 
   {  // baselines
     Loopback echo(false);
     char msg[16] = {};
-    auto t0 = Clock::now();
-    for (int i = 0; i < kRoundTrips; i++) {
-      if (write(echo.client, msg, sizeof msg) != sizeof msg) return 1;
-      echo.read_exactly(msg, sizeof msg);
-    }
-    std::printf("raw_round_trip %.2f us\n", micros_since(t0) / kRoundTrips);
+    measure("raw_round_trip", warmup / 10, iterations, kRoundTrips, 0, [&] {
+      for (int i = 0; i < kRoundTrips; i++) {
+        if (write(echo.client, msg, sizeof msg) != sizeof msg) std::exit(1);
+        echo.read_exactly(msg, sizeof msg);
+      }
+    });
     Loopback sink(true);
     std::vector<char> chunk(kChunk, 1);
-    t0 = Clock::now();
-    for (int c = 0; c < kCopies; c++) {
+    measure("raw_stream", warmup / 10, iterations, 1, kGiBPerCopy, [&] {
       for (size_t sent = 0; sent < kCopyBytes; sent += kChunk) {
-        if (write(sink.client, chunk.data(), kChunk) != static_cast<ssize_t>(kChunk)) return 1;
+        if (write(sink.client, chunk.data(), kChunk) != static_cast<ssize_t>(kChunk)) std::exit(1);
       }
       char ack;
       sink.read_exactly(&ack, 1);
-    }
-    std::printf("raw_stream %.3f GiB/s\n", kCopies * kCopyBytes / (micros_since(t0) / 1e6) / (1u << 30));
+    });
   }
 
   check(cuInit(0), "cuInit");
@@ -128,11 +171,9 @@ int main() {
   check(cuDevicePrimaryCtxRetain(&ctx, 0), "cuDevicePrimaryCtxRetain");
   check(cuCtxSetCurrent(ctx), "cuCtxSetCurrent");
 
-  // Each measurement runs once untimed first: the worker is a JVM that warms up (JIT) too.
-  for (int i = 0; i < kRoundTrips; i++) check(cuCtxSynchronize(), "cuCtxSynchronize");
-  auto t0 = Clock::now();
-  for (int i = 0; i < kRoundTrips; i++) check(cuCtxSynchronize(), "cuCtxSynchronize");
-  std::printf("ctx_synchronize %.2f us\n", micros_since(t0) / kRoundTrips);
+  measure("ctx_synchronize", warmup, iterations, kRoundTrips, 0, [&] {
+    for (int i = 0; i < kRoundTrips; i++) check(cuCtxSynchronize(), "cuCtxSynchronize");
+  });
 
   const char* dir = std::getenv("GPUPOOL_KERNELS_DIR");
   if (dir != nullptr) {
@@ -142,30 +183,22 @@ int main() {
     check(cuModuleGetFunction(&spin, module, "spin"), "cuModuleGetFunction");
     unsigned long long ns = 0;
     void* params[] = {&ns};
-    for (int warm = 0; warm < 2; warm++) {
-      t0 = Clock::now();
-      for (int b = 0; b < kLaunchBatches; b++) {
-        for (int i = 0; i < kLaunches; i++) {
-          check(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, nullptr, params, nullptr), "cuLaunchKernel");
-        }
-        check(cuCtxSynchronize(), "cuCtxSynchronize");
+    measure("launch", warmup, iterations, kLaunches, 0, [&] {
+      for (int i = 0; i < kLaunches; i++) {
+        check(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, nullptr, params, nullptr), "cuLaunchKernel");
       }
-    }
-    std::printf("launch %.3f us\n", micros_since(t0) / (kLaunchBatches * kLaunches));
+      check(cuCtxSynchronize(), "cuCtxSynchronize");
+    });
     check(cuModuleUnload(module), "cuModuleUnload");
   }
 
   CUdeviceptr d;
   check(cuMemAlloc(&d, kCopyBytes), "cuMemAlloc");
   std::vector<char> host(kCopyBytes, 2);
-  check(cuMemcpyHtoD(d, host.data(), kCopyBytes), "cuMemcpyHtoD");
-  check(cuMemcpyDtoH(host.data(), d, kCopyBytes), "cuMemcpyDtoH");
-  t0 = Clock::now();
-  for (int c = 0; c < kCopies; c++) check(cuMemcpyHtoD(d, host.data(), kCopyBytes), "cuMemcpyHtoD");
-  std::printf("htod %.3f GiB/s\n", kCopies * kCopyBytes / (micros_since(t0) / 1e6) / (1u << 30));
-  t0 = Clock::now();
-  for (int c = 0; c < kCopies; c++) check(cuMemcpyDtoH(host.data(), d, kCopyBytes), "cuMemcpyDtoH");
-  std::printf("dtoh %.3f GiB/s\n", kCopies * kCopyBytes / (micros_since(t0) / 1e6) / (1u << 30));
+  measure("htod", warmup, iterations, 1, kGiBPerCopy,
+          [&] { check(cuMemcpyHtoD(d, host.data(), kCopyBytes), "cuMemcpyHtoD"); });
+  measure("dtoh", warmup, iterations, 1, kGiBPerCopy,
+          [&] { check(cuMemcpyDtoH(host.data(), d, kCopyBytes), "cuMemcpyDtoH"); });
   check(cuMemFree(d), "cuMemFree");
   check(cuDevicePrimaryCtxRelease(0), "cuDevicePrimaryCtxRelease");
   return 0;

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Turns RemoteBenchmarks' JMH JSON into the ratios issue 5 sets targets for (Markdown)."""
 import json
+import statistics
 import sys
 
 results = {r["benchmark"].rsplit(".", 1)[1]: r["primaryMetric"] for r in json.load(open(sys.argv[1]))}
@@ -49,25 +50,59 @@ print(row("DtoH bandwidth / raw socket", f"{c_raw / c_d:.0%}", ">= 70%", c_raw /
 
 
 def native(path):
-    values = {}
+    """Rounds of "name value unit" lines (one per timed iteration), split at "# round N"."""
+    rounds, values = [], None
     for line in open(path):
+        if line.startswith("#"):
+            values = {}
+            rounds.append(values)
+            continue
+        if values is None:  # a file without round markers: one round
+            values = {}
+            rounds.append(values)
         name, value, _unit = line.split()
-        values[name] = float(value)
-    return values
+        values.setdefault(name, []).append(float(value))
+    return [{k: statistics.median(v) for k, v in r.items()} for r in rounds]
+
+
+def spread(values, fmt):
+    return f"{fmt(statistics.median(values))} ({fmt(min(values))}–{fmt(max(values))})"
 
 
 if len(sys.argv) > 4:
-    loc, rem = native(sys.argv[3]), native(sys.argv[4])
+    local, remote = native(sys.argv[3]), native(sys.argv[4])
+    n = min(len(local), len(remote))
+    local, remote = local[:n], remote[:n]
     print("\n## Native driver-API program (bench/remote/native_remote_bench.cc)\n")
-    print("The same binary on the simulated driver in-process, then through the forwarding "
-          "`libcuda.so.1` to a worker; each run measured its own loopback baselines.\n")
-    print("| measurement | through the forwarding driver | baseline | ratio | goal |")
-    print("| --- | --- | --- | --- | --- |")
-    rt = rem["ctx_synchronize"] / rem["raw_round_trip"]
-    print(f"| cuCtxSynchronize, idle | {rem['ctx_synchronize']:.1f} µs | raw ping-pong {rem['raw_round_trip']:.1f} µs | {rt:.2f}x | <= 1.5x |")
-    if "launch" in rem and "launch" in loc:
-        lr = loc["launch"] / rem["launch"]
-        print(f"| cuLaunchKernel, 256 per sync | {rem['launch']:.2f} µs | in-process {loc['launch']:.2f} µs | {lr:.0%} of local rate | >= 50% |")
+    print(f"The same binary on the simulated driver in-process, then through the forwarding "
+          f"`libcuda.so.1` to a worker, {n} rounds in turn; every run measured its own loopback "
+          f"baselines. Each figure is the median of a run's 5 timed iterations (after its warm-up); "
+          f"the table gives the median over the rounds and, in brackets, the lowest and highest "
+          f"round: the spread is the machine's noise. Each round's ratio uses that round's "
+          f"figures.\n")
+    print("| measurement | through the forwarding driver | baseline | ratio | goal | |")
+    print("| --- | --- | --- | --- | --- | --- |")
+
+    def line(label, key, base_label, base, ratio, ratio_fmt, goal, ok, unit_fmt):
+        rs = [ratio(l, r) for l, r in zip(local, remote)]
+        med = statistics.median(rs)
+        print(f"| {label} | {spread([r[key] for r in remote], unit_fmt)} | {base_label} "
+              f"{spread(base, unit_fmt)} | {spread(rs, ratio_fmt)} | {goal} | {'met' if ok(med) else 'NOT met'} |")
+
+    us_fmt = lambda v: f"{v:.2f} µs"
+    gib_fmt = lambda v: f"{v:.2f} GiB/s"
+    line("cuCtxSynchronize, idle", "ctx_synchronize", "raw ping-pong", [r["raw_round_trip"] for r in remote],
+         lambda l, r: r["ctx_synchronize"] / r["raw_round_trip"], lambda v: f"{v:.2f}x", "<= 1.5x",
+         lambda v: v <= 1.5, us_fmt)
+    if all("launch" in r for r in local + remote):
+        line("cuLaunchKernel, 256 per sync", "launch", "in-process", [l["launch"] for l in local],
+             lambda l, r: l["launch"] / r["launch"], lambda v: f"{v:.0%}", ">= 50% of local rate",
+             lambda v: v >= 0.5, us_fmt)
     for k, label in (("htod", "cuMemcpyHtoD 64 MiB"), ("dtoh", "cuMemcpyDtoH 64 MiB")):
-        r = rem[k] / rem["raw_stream"]
-        print(f"| {label} | {rem[k]:.2f} GiB/s | raw socket {rem['raw_stream']:.2f} GiB/s | {r:.0%} | >= 70% |")
+        line(label, k, "raw socket", [r["raw_stream"] for r in remote],
+             lambda l, r, k=k: r[k] / r["raw_stream"], lambda v: f"{v:.0%}", ">= 70%",
+             lambda v: v >= 0.7, gib_fmt)
+    print("\nIn-process on the sim, the same rounds: "
+          + ", ".join(f"{name} {spread([l[key] for l in local], fmt)}" for name, key, fmt in
+                      (("cuCtxSynchronize", "ctx_synchronize", us_fmt), ("cuMemcpyHtoD", "htod", gib_fmt),
+                       ("cuMemcpyDtoH", "dtoh", gib_fmt))) + ".")

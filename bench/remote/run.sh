@@ -4,6 +4,10 @@
 #
 #   bash bench/remote/run.sh [OUT_DIR] [extra JMH options, e.g. -wi 1 -i 2]
 #
+#   GPUPOOL_BENCH_ROUNDS          rounds of the native half (default 3): each runs the native
+#                                 program in-process, then through the forwarding driver
+#   GPUPOOL_BENCH_WARMUP_SECONDS, GPUPOOL_BENCH_ITERATIONS: see native_remote_bench.cc
+#
 # Writes OUT_DIR/remote-jmh.json, remote-native-{local,remote}.txt and remote.md (default
 # OUT_DIR: bench/results).
 set -euo pipefail
@@ -12,6 +16,11 @@ cd "$root"
 out="${1:-bench/results}"
 shift || true
 mkdir -p "$out"
+rounds="${GPUPOOL_BENCH_ROUNDS:-3}"
+if ! [[ $rounds =~ ^[1-9][0-9]*$ ]]; then
+  echo "GPUPOOL_BENCH_ROUNDS=$rounds: expected a whole number of rounds, 1 or more" >&2
+  exit 2
+fi
 
 mvn -B -ntp -q -DskipTests install
 cp_file="$(mktemp)"
@@ -25,24 +34,32 @@ LD_LIBRARY_PATH="$native/lib/sim${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
   org.openjdk.jmh.Main RemoteBenchmarks -rf json -rff "$out/remote-jmh.json" "$@"
 
 # The native half: the same program on the sim in-process, then through the forwarding driver
-# to a worker (started here directly, without an agent), each with its own loopback baselines.
+# to a worker (started here directly, without an agent), each with its own loopback baselines;
+# several rounds in turn, so that each remote run has an in-process run next to it in time
+# (the machine's load changes from minute to minute).
 bench_bin="$native/tests/native_remote_bench"
 export GPUPOOL_KERNELS_DIR="$native/kernels"
-LD_LIBRARY_PATH="$native/lib/sim" "$bench_bin" > "$out/remote-native-local.txt"
-secret="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
-worker_log="$(mktemp)"
-GPUPOOL_WORKER_SECRET="$secret" LD_LIBRARY_PATH="$native/lib/sim" \
-  java -cp "$classpath" io.gpupool.remote.WorkerMain --bind 127.0.0.1 > "$worker_log" &
-worker_pid=$!
-for _ in $(seq 300); do
-  grep -q "gpupool-worker listening" "$worker_log" && break
-  sleep 0.1
+: > "$out/remote-native-local.txt"
+: > "$out/remote-native-remote.txt"
+for round in $(seq "$rounds"); do
+  echo "# round $round" >> "$out/remote-native-local.txt"
+  LD_LIBRARY_PATH="$native/lib/sim" "$bench_bin" >> "$out/remote-native-local.txt"
+  secret="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+  worker_log="$(mktemp)"
+  GPUPOOL_WORKER_SECRET="$secret" LD_LIBRARY_PATH="$native/lib/sim" \
+    java -cp "$classpath" io.gpupool.remote.WorkerMain --bind 127.0.0.1 > "$worker_log" &
+  worker_pid=$!
+  for _ in $(seq 300); do
+    grep -q "gpupool-worker listening" "$worker_log" && break
+    sleep 0.1
+  done
+  worker="$(sed -n 's/^gpupool-worker listening //p' "$worker_log")"
+  echo "# round $round" >> "$out/remote-native-remote.txt"
+  LD_LIBRARY_PATH="$native/lib/remote" GPUPOOL_REMOTE_WORKER="$worker" GPUPOOL_REMOTE_SECRET="$secret" \
+    "$bench_bin" >> "$out/remote-native-remote.txt"
+  wait "$worker_pid" || true
+  rm -f "$worker_log"
 done
-worker="$(sed -n 's/^gpupool-worker listening //p' "$worker_log")"
-LD_LIBRARY_PATH="$native/lib/remote" GPUPOOL_REMOTE_WORKER="$worker" GPUPOOL_REMOTE_SECRET="$secret" \
-  "$bench_bin" > "$out/remote-native-remote.txt"
-wait "$worker_pid" || true
-rm -f "$worker_log"
 
 machine="$(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | sed -n 1p), simulated driver"
 python3 bench/remote/report.py "$out/remote-jmh.json" "$machine" \

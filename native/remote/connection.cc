@@ -354,12 +354,22 @@ bool Connection::reserve_locked(size_t call_bytes) {
   return batch_bytes() + call_bytes + 16 <= kFlushBytes || flush_locked();
 }
 
-void Connection::append_call_locked(uint64_t seq, wire::CallOp op, size_t call_bytes,
-                                    const wire::Writer& body) {
-  batch_.push_back(static_cast<char>((1 << 3) | wire::kLen));
-  wire::append_varint(&batch_, call_bytes);
-  wire::append_call_head(&batch_, seq, op, body.size());
-  batch_.append(body.data());
+void Connection::append_call_locked(uint64_t seq, wire::CallOp op, size_t call_bytes, const char* body,
+                                    size_t size) {
+  // CallBatch.calls's tag and length, then Call{seq, op = body}: the head assembled here and
+  // appended at once (one append per varint cost more than encoding a launch).
+  char head[1 + 10 + 1 + 10 + 10 + 10];
+  char* p = head;
+  *p++ = static_cast<char>((1 << 3) | wire::kLen);
+  p = wire::put_varint(p, call_bytes);
+  if (seq != 0) {
+    *p++ = static_cast<char>((1 << 3) | wire::kVarint);
+    p = wire::put_varint(p, seq);
+  }
+  p = wire::put_varint(p, (uint64_t{op} << 3) | wire::kLen);
+  p = wire::put_varint(p, size);
+  batch_.append(head, static_cast<size_t>(p - head));
+  batch_.append(body, size);
   ++batch_calls_;
 }
 
@@ -376,13 +386,13 @@ CUresult Connection::flush() {
   return flush_locked() ? CUDA_SUCCESS : broken_locked("send failed");
 }
 
-CUresult Connection::post(wire::CallOp op, const wire::Writer& body) {
+CUresult Connection::post(wire::CallOp op, const char* body, size_t size) {
   std::lock_guard<std::mutex> lock(send_mutex_);
   if (broken_) return CUDA_ERROR_DEVICE_UNAVAILABLE;
   uint64_t seq = next_seq_++;
-  size_t call_bytes = wire::call_size(seq, op, body.size());
+  size_t call_bytes = wire::call_size(seq, op, size);
   if (!reserve_locked(call_bytes)) return broken_locked("send failed");
-  append_call_locked(seq, op, call_bytes, body);
+  append_call_locked(seq, op, call_bytes, body, size);
   if ((batch_bytes() >= kFlushBytes || batch_calls_ >= kFlushCalls) && !flush_locked())
     return broken_locked("send failed");
   return CUDA_SUCCESS;
@@ -585,7 +595,7 @@ CUresult Connection::call_locked(wire::CallOp op, const wire::Writer& body, wire
     seq = next_seq_++;
     size_t call_bytes = wire::call_size(seq, op, body.size());
     if (!reserve_locked(call_bytes)) return broken_locked("send failed");
-    append_call_locked(seq, op, call_bytes, body);
+    append_call_locked(seq, op, call_bytes, body.data().data(), body.size());
     if (!flush_locked()) return broken_locked("send failed");
   }
   CUresult result = await_reply_locked(seq, reply, on_data, sink);

@@ -72,7 +72,8 @@ class Connection {
 
   const wire::Welcome& welcome() const { return welcome_; }
 
-  CUresult post(wire::CallOp op, const wire::Writer& body);
+  CUresult post(wire::CallOp op, const wire::Writer& body) { return post(op, body.data().data(), body.size()); }
+  CUresult post(wire::CallOp op, const char* body, size_t size);
   CUresult post_data(wire::CallOp op, const wire::Writer& head, uint32_t field, const void* data,
                      size_t size, const wire::Writer& tail);
   CUresult flush_data();
@@ -95,8 +96,11 @@ class Connection {
   int fd() const { return fd_; }
   bool broken() const { return broken_; }
 
-  // A batch is sent once it holds this many calls.
-  static constexpr size_t kFlushCalls = 256;
+  // A batch is sent once it holds this many calls. Small enough that the worker starts on a
+  // stream of launches while the program is still posting more (with 256, a program that
+  // synchronises every 256 launches had the worker wait for all of them, then itself wait for
+  // the worker), large enough that a send costs little per call.
+  static constexpr size_t kFlushCalls = 64;
 
  private:
   Connection() = default;
@@ -137,7 +141,7 @@ class Connection {
   void wake_reader();
   size_t batch_bytes() const { return batch_.size() - kHeadroom + external_bytes_; }
   bool reserve_locked(size_t call_bytes);
-  void append_call_locked(uint64_t seq, wire::CallOp op, size_t call_bytes, const wire::Writer& body);
+  void append_call_locked(uint64_t seq, wire::CallOp op, size_t call_bytes, const char* body, size_t size);
   bool flush_locked();
   CUresult broken_locked(const char* why);
 

@@ -5,9 +5,11 @@
 // kernelParams with and what cuFuncGetParamInfo answers locally. Launches are
 // pipelined; their configuration is checked locally against the device's
 // limits so those errors stay synchronous.
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "remote.h"
 
@@ -279,60 +281,79 @@ REMOTE_API CUresult cuFuncSetCacheConfig(CUfunction func, CUfunc_cache) {
 
 namespace {
 
+// The device's launch limits, read once (the worker's Welcome does not change).
+struct LaunchLimits {
+  uint64_t grid[3], block[3], threads, shared;
+  LaunchLimits() {
+    auto a = [](CUdevice_attribute x) { return static_cast<uint64_t>(attribute(x)); };
+    grid[0] = a(CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X);
+    grid[1] = a(CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y);
+    grid[2] = a(CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z);
+    block[0] = a(CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_X);
+    block[1] = a(CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Y);
+    block[2] = a(CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Z);
+    threads = a(CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK);
+    shared = a(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK);
+  }
+};
+
 CUresult launch(CUfunction func, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
                 unsigned bz, unsigned shared, CUstream s, void** params, void** extra) {
   Context* ctx = nullptr;
   if (CUresult r = require_context(&ctx); r != CUDA_SUCCESS) return r;
   Function* f = find_function(func);
   if (f == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-  auto limit = [](CUdevice_attribute a) { return static_cast<uint64_t>(attribute(a)); };
+  static const LaunchLimits limits;  // after require_context: the connection is up
   if (gx == 0 || gy == 0 || gz == 0 || bx == 0 || by == 0 || bz == 0) return CUDA_ERROR_INVALID_VALUE;
-  if (gx > limit(CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X) || gy > limit(CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y) ||
-      gz > limit(CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z) || bx > limit(CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_X) ||
-      by > limit(CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Y) || bz > limit(CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Z) ||
-      uint64_t{bx} * by * bz > limit(CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK))
+  if (gx > limits.grid[0] || gy > limits.grid[1] || gz > limits.grid[2] || bx > limits.block[0] ||
+      by > limits.block[1] || bz > limits.block[2] || uint64_t{bx} * by * bz > limits.threads)
     return CUDA_ERROR_INVALID_VALUE;
-  uint64_t shared_limit = std::max<uint64_t>(limit(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK),
-                                             static_cast<uint64_t>(f->max_dynamic_shared));
-  if (shared > shared_limit) return CUDA_ERROR_INVALID_VALUE;
-  uint64_t stream = 0;
-  if (CUresult r = remote_stream(s, &stream); r != CUDA_SUCCESS) return r;
+  if (shared > std::max<uint64_t>(limits.shared, static_cast<uint64_t>(f->max_dynamic_shared)))
+    return CUDA_ERROR_INVALID_VALUE;
+  wire::LaunchHead head;
+  if (CUresult r = remote_stream(s, &head.stream); r != CUDA_SUCCESS) return r;
+  head.function = f->remote;
+  head.grid[0] = gx, head.grid[1] = gy, head.grid[2] = gz;
+  head.block[0] = bx, head.block[1] = by, head.block[2] = bz;
+  head.shared_bytes = shared;
 
-  // The parameter buffer: kernelParams packed per FunctionInfo, or `extra`.
+  // The body is encoded in place, the parameter buffer (kernelParams packed per FunctionInfo,
+  // or `extra`'s buffer) straight into its `params` field.
   size_t total = 0;
   for (const auto& p : f->params) total = std::max<size_t>(total, size_t{p.offset} + p.size);
-  std::string buffer;
   if (params != nullptr && extra != nullptr) return CUDA_ERROR_INVALID_VALUE;
+  const void* extra_buffer = nullptr;
   if (extra != nullptr) {
-    const void* ptr = nullptr;
     const size_t* size = nullptr;
     for (size_t i = 0; extra[i] != CU_LAUNCH_PARAM_END; i += 2) {
-      if (extra[i] == CU_LAUNCH_PARAM_BUFFER_POINTER) ptr = extra[i + 1];
+      if (extra[i] == CU_LAUNCH_PARAM_BUFFER_POINTER) extra_buffer = extra[i + 1];
       else if (extra[i] == CU_LAUNCH_PARAM_BUFFER_SIZE) size = static_cast<const size_t*>(extra[i + 1]);
       else return CUDA_ERROR_INVALID_VALUE;
     }
-    if (ptr == nullptr || size == nullptr || *size < total) return CUDA_ERROR_INVALID_VALUE;
-    buffer.assign(static_cast<const char*>(ptr), total);
+    if (extra_buffer == nullptr || size == nullptr || *size < total) return CUDA_ERROR_INVALID_VALUE;
+  } else if (params == nullptr && !f->params.empty()) {
+    return CUDA_ERROR_INVALID_VALUE;
   } else {
-    if (params == nullptr && !f->params.empty()) return CUDA_ERROR_INVALID_VALUE;
-    buffer.assign(total, '\0');
-    for (size_t i = 0; i < f->params.size(); ++i) {
+    for (size_t i = 0; i < f->params.size(); ++i)
       if (params[i] == nullptr) return CUDA_ERROR_INVALID_VALUE;
-      std::memcpy(&buffer[f->params[i].offset], params[i], f->params[i].size);
-    }
   }
-  wire::Writer w;
-  w.u64(1, f->remote);
-  w.u64(2, gx);
-  w.u64(3, gy);
-  w.u64(4, gz);
-  w.u64(5, bx);
-  w.u64(6, by);
-  w.u64(7, bz);
-  w.u64(8, shared);
-  w.u64(9, stream);
-  w.str(10, buffer);
-  return conn().post(wire::kLaunchKernel, w);
+  char small[wire::kLaunchHeadMaxBytes + 256];
+  std::vector<char> large;
+  char* body = small;
+  if (total > 256) {
+    large.resize(wire::kLaunchHeadMaxBytes + total);
+    body = large.data();
+  }
+  size_t body_size = 0;
+  char* packed = wire::encode_launch_kernel(body, head, total, &body_size);
+  if (extra_buffer != nullptr) {
+    std::memcpy(packed, extra_buffer, total);
+  } else {
+    std::memset(packed, 0, total);
+    for (size_t i = 0; i < f->params.size(); ++i)
+      std::memcpy(packed + f->params[i].offset, params[i], f->params[i].size);
+  }
+  return conn().post(wire::kLaunchKernel, body, body_size);
 }
 
 CUresult launch_ex(const CUlaunchConfig* config, CUfunction f, void** params, void** extra) {

@@ -216,6 +216,23 @@ void append_call_head(std::string* out, uint64_t seq, CallOp op, size_t body_siz
   append_varint(out, body_size);
 }
 
+char* encode_launch_kernel(char* out, const LaunchHead& h, size_t params_size, size_t* size) {
+  const uint64_t fields[9] = {h.function, h.grid[0],  h.grid[1],      h.grid[2], h.block[0],
+                              h.block[1], h.block[2], h.shared_bytes, h.stream};
+  char* p = out;
+  for (uint32_t i = 0; i < 9; ++i) {
+    if (fields[i] == 0) continue;  // proto3 default
+    *p++ = static_cast<char>(((i + 1) << 3) | kVarint);
+    p = put_varint(p, fields[i]);
+  }
+  if (params_size > 0) {
+    *p++ = static_cast<char>((10 << 3) | kLen);
+    p = put_varint(p, params_size);
+  }
+  *size = static_cast<size_t>(p - out) + params_size;
+  return p;
+}
+
 std::string encode_call(uint64_t seq, CallOp op, const Writer& body) {
   std::string out;
   out.reserve(call_size(seq, op, body.size()));

@@ -57,6 +57,16 @@ class Writer {
   std::string buf_;
 };
 
+// Writes the varint encoding of v at p; returns the end (at most 10 bytes).
+inline char* put_varint(char* p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
 // Appends the varint encoding of v to *out; returns the number of bytes.
 size_t append_varint(std::string* out, uint64_t v);
 // Bytes a varint of v takes.
@@ -189,6 +199,22 @@ enum CallOp : uint32_t {
   kEventRecord = 45, kStreamWaitEvent = 46, kModuleUnload = 47, kStreamDestroy = 48,
   kEventDestroy = 49, kLaunchHostFunc = 50, kMemFreeAsync = 51,
 };
+
+// LaunchKernel without its params: the launch path encodes it into the caller's memory with no
+// allocation (Writer's string costs more than the rest of a pipelined launch on the client).
+struct LaunchHead {
+  uint64_t function = 0;
+  uint32_t grid[3] = {}, block[3] = {};
+  uint32_t shared_bytes = 0;
+  uint64_t stream = 0;
+};
+// The most bytes a LaunchKernel body takes besides its params.
+constexpr size_t kLaunchHeadMaxBytes = 9 * 11 + 1 + 5;
+// Writes LaunchKernel{head..., params = <params_size bytes>} at out, which has room for
+// kLaunchHeadMaxBytes + params_size bytes; *size is the body's size. Returns where the
+// params_size bytes of `params` go: the caller writes them there (the field is omitted when
+// params_size is 0, as protoc omits an empty bytes field).
+char* encode_launch_kernel(char* out, const LaunchHead& head, size_t params_size, size_t* size);
 
 // Call{seq, op = body}: the bytes of one Call message.
 std::string encode_call(uint64_t seq, CallOp op, const Writer& body);

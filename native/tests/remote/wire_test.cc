@@ -74,16 +74,14 @@ std::string client_case(const std::string& name) {
     add(3, kStreamCreate, w);
     w.clear();
     const char params[8] = {1, 0, 0, 0, 0, 0, static_cast<char>(0x80), 0x3f};
-    w.u64(1, 99);
-    w.u64(2, 4);
-    w.u64(3, 1);
-    w.u64(4, 1);
-    w.u64(5, 256);
-    w.u64(6, 1);
-    w.u64(7, 1);
-    w.u64(8, 0);
-    w.u64(9, 0);
-    w.bytes(10, params, 8);
+    LaunchHead head;  // as the launch path encodes it (remote/module_launch.cc)
+    head.function = 99;
+    head.grid[0] = 4, head.grid[1] = 1, head.grid[2] = 1;
+    head.block[0] = 256, head.block[1] = 1, head.block[2] = 1;
+    char body[kLaunchHeadMaxBytes + sizeof params];
+    size_t size = 0;
+    std::memcpy(encode_launch_kernel(body, head, sizeof params, &size), params, sizeof params);
+    w.mutable_data().assign(body, size);
     add(4, kLaunchKernel, w);
     w.clear();
     w.u64(1, 4096);
@@ -199,6 +197,42 @@ void test_writer() {
   EXPECT(outer.data() == std::string("\xb2\x01\x00", 3));
 }
 
+// encode_launch_kernel writes what Writer writes for the same fields, at the extremes too.
+void test_launch_encoding() {
+  const uint64_t big = ~uint64_t{0};
+  const uint32_t max32 = 0xffffffffu;
+  struct Case {
+    LaunchHead head;
+    size_t params;
+  };
+  Case cases[3];
+  cases[1].head.grid[0] = 1;  // everything else zero: omitted
+  cases[1].params = 300;       // a two-byte length
+  LaunchHead& h = cases[2].head;
+  h.function = big;
+  for (int i = 0; i < 3; ++i) h.grid[i] = h.block[i] = max32;
+  h.shared_bytes = max32;
+  h.stream = big;
+  cases[2].params = 4;
+  for (const Case& c : cases) {
+    std::string params(c.params, '\x5a');
+    Writer w;
+    const uint64_t fields[9] = {c.head.function, c.head.grid[0], c.head.grid[1], c.head.grid[2],
+                                c.head.block[0], c.head.block[1], c.head.block[2], c.head.shared_bytes,
+                                c.head.stream};
+    for (uint32_t i = 0; i < 9; ++i) w.u64(i + 1, fields[i]);
+    w.bytes(10, params.data(), params.size());
+    std::string body(kLaunchHeadMaxBytes + c.params, '\0');
+    size_t size = 0;
+    char* at = encode_launch_kernel(&body[0], c.head, c.params, &size);
+    std::memcpy(at, params.data(), params.size());
+    EXPECT(size <= body.size());
+    body.resize(size);
+    EXPECT(body == w.data());
+    EXPECT(at + c.params == body.data() + size);
+  }
+}
+
 void test_round_trip_replies() {
   // A ReplyBatch built with Writer, with an unknown field and unpacked ints.
   Writer fn;
@@ -284,6 +318,7 @@ int main(int argc, char** argv) {
   }
   test_varints();
   test_writer();
+  test_launch_encoding();
   test_round_trip_replies();
   test_malformed();
   std::printf("remote_wire_test: %d checks, %d failed\n", g_checks, g_failed);

@@ -141,6 +141,19 @@ inline int memAllocAsync(long long* ptr, long long size, long long stream) {
   return r;
 }
 
+// cuLaunchKernel with kernelParams already built by the caller (io.gpupool.remote.DirectLauncher:
+// pointers into its parameter area, prepared once per function), so a launch crosses JNI with
+// integers only. kernelParams 0 is NULL (a kernel without parameters).
+inline int launchKernel(long long function, int gridX, int gridY, int gridZ, int blockX, int blockY, int blockZ,
+                        int sharedBytes, long long stream, long long kernelParams) {
+  typedef int (*Fn)(void*, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, void*, void**,
+                    void**);
+  GPUPOOL_DRIVER_FN(Fn, "cuLaunchKernel");
+  return fn((void*) (size_t) function, (unsigned) gridX, (unsigned) gridY, (unsigned) gridZ, (unsigned) blockX,
+            (unsigned) blockY, (unsigned) blockZ, (unsigned) sharedBytes, (void*) (size_t) stream,
+            (void**) (size_t) kernelParams, NULL);
+}
+
 #undef GPUPOOL_DRIVER_FN
 
 }  // namespace gpupool_remote

@@ -22,16 +22,22 @@ import io.netty.util.ReferenceCountUtil;
  *
  * <p>No copies beyond one: a frame that arrived within one read is a slice of that read's
  * buffer; one that spans reads is gathered into a buffer of exactly its size (no growing
- * cumulation). The message is parsed in place with aliasing, so its {@code bytes} fields (HtoD
- * data) are views of the frame: each {@link InboundFrame} owns its frame buffer until released.
+ * cumulation). With a {@link FrameReadAllocator}, the reads of such a frame's rest go straight
+ * into that buffer ({@link #readTarget}), so a large frame is not copied at all. The message is
+ * parsed in place with aliasing, so its {@code bytes} fields (HtoD data) are views of the frame:
+ * each {@link InboundFrame} owns its frame buffer until released.
  */
 final class BoundedFrameDecoder extends ChannelInboundHandlerAdapter {
+  /** A frame's rest of at least this many bytes is read straight into its buffer. */
+  static final int DIRECT_READ_BYTES = 64 * 1024;
+
   private volatile int maxBytes;
   private int length = -1;     // the current frame's length once its prefix is read
   private int prefix;          // the length prefix read so far
   private int prefixBytes;
   private ByteBuf partial;     // the current frame's bytes when it spans reads
   private boolean failed;
+  private ByteBuf target;      // the last buffer readTarget handed out
 
   BoundedFrameDecoder(int maxBytes) {
     this.maxBytes = maxBytes;
@@ -41,6 +47,17 @@ final class BoundedFrameDecoder extends ChannelInboundHandlerAdapter {
     maxBytes = value;
   }
 
+  /**
+   * A buffer for the next socket read: an empty view of the rest of the frame being gathered
+   * (retained; the read hands it back through {@link #channelRead}), or null when no large rest
+   * is pending. Called on the event loop by {@link FrameReadAllocator}.
+   */
+  ByteBuf readTarget() {
+    if (failed || partial == null || partial.writableBytes() < DIRECT_READ_BYTES) return null;
+    target = partial.retainedSlice(partial.writerIndex(), partial.writableBytes()).clear();
+    return target;
+  }
+
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     if (!(msg instanceof ByteBuf)) {
@@ -48,6 +65,11 @@ final class BoundedFrameDecoder extends ChannelInboundHandlerAdapter {
       return;
     }
     ByteBuf in = (ByteBuf) msg;
+    if (in == target) {
+      target = null;
+      readIntoFrame(ctx, in);
+      return;
+    }
     try {
       while (!failed && in.isReadable() && ctx.channel().isOpen()) {
         if (length < 0 && !readPrefix(in)) return;
@@ -69,6 +91,24 @@ final class BoundedFrameDecoder extends ChannelInboundHandlerAdapter {
         length = -1;
         emit(ctx, frame);
       }
+    } catch (DecoderException e) {
+      failed = true;
+      ctx.fireExceptionCaught(e);
+    } finally {
+      in.release();
+    }
+  }
+
+  /** The bytes of {@code in} were read in place, into the frame being gathered. */
+  private void readIntoFrame(ChannelHandlerContext ctx, ByteBuf in) {
+    try {
+      if (failed || partial == null) return;
+      partial.writerIndex(partial.writerIndex() + in.readableBytes());
+      if (partial.isWritable()) return;
+      ByteBuf frame = partial;
+      partial = null;
+      length = -1;
+      emit(ctx, frame);
     } catch (DecoderException e) {
       failed = true;
       ctx.fireExceptionCaught(e);

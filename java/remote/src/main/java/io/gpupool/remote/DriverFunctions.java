@@ -61,6 +61,14 @@ public final class DriverFunctions {
   /** cuMemAllocAsync on the stream whose raw handle is {@code stream}: {@code ptr[0]}. */
   public static native int memAllocAsync(long[] ptr, long size, long stream);
 
+  /**
+   * cuLaunchKernel of the raw CUfunction {@code function} on the raw CUstream {@code stream}, with
+   * {@code kernelParams} the address of a {@code void*} array (0: NULL). Grid and block sizes,
+   * and the shared bytes, are unsigned as in cuda.h.
+   */
+  public static native int launchKernel(long function, int gridX, int gridY, int gridZ, int blockX, int blockY,
+      int blockZ, int sharedBytes, long stream, long kernelParams);
+
   /** cuMemGetAccess of {@code device}: {@code out[0]}. */
   public static native int vmmGetAccess(long[] out, int device, long ptr);
 }

@@ -25,7 +25,8 @@ import jcuda.driver.CUstream;
  * what the client needs to pack a launch and what the worker needs to unpack it; it comes from
  * the driver's cuFuncGetParamInfo ({@link DriverFunctions}), whatever the image format, and
  * only where that cannot be called (a driver older than CUDA 12.4, or the JNI library did not
- * load) from the module's PTX ({@link PtxParamLayout}). Asking for
+ * load) from the module's PTX ({@link PtxParamLayout}). Launches go through {@link
+ * DirectLauncher} where it can take the function, else through JCuda. Asking for
  * the same function or global twice gives the same handle, so a client that looks a kernel up
  * before every launch does not use up its handles.
  */
@@ -33,7 +34,8 @@ final class ModuleCalls {
   /** A loaded module and its entries' layouts (null for a cubin/fatbin). */
   record LoadedModule(CUmodule module, Map<String, List<ParamInfo>> layouts) {}
 
-  record Function(CUfunction function, List<ParamInfo> layout, LayoutSource source) {}
+  /** {@code direct}: prepared for {@link DirectLauncher}, or null (launched through JCuda). */
+  record Function(CUfunction function, List<ParamInfo> layout, LayoutSource source, DirectLauncher.Prepared direct) {}
 
   /** Where a function's parameter layout came from. */
   enum LayoutSource { DRIVER, PTX }
@@ -44,6 +46,7 @@ final class ModuleCalls {
   private final HandleTable table;
   private final Streams streams;
   private final Map<String, Long> functionIds = new HashMap<>();
+  private final DirectLauncher launcher = DirectLauncher.create();
 
   ModuleCalls(HandleTable table, Streams streams) {
     this.table = table;
@@ -95,7 +98,8 @@ final class ModuleCalls {
       }
       if (layout == null) return ReplySink.result(seq, CudaResult.NOT_SUPPORTED); // no layout: cannot launch it
       lastLayoutSource = source;
-      known = table.add(HandleTable.Kind.FUNCTION, new Function(f, layout, source), moduleId);
+      DirectLauncher.Prepared direct = launcher == null ? null : launcher.prepare(DriverParamLayout.rawPointer(f), layout);
+      known = table.add(HandleTable.Kind.FUNCTION, new Function(f, layout, source, direct), moduleId);
       functionIds.put(key, known);
     }
     Function f = table.get(known, HandleTable.Kind.FUNCTION, Function.class);
@@ -121,6 +125,10 @@ final class ModuleCalls {
   int launch(LaunchKernel c) {
     Function f = table.get(c.getFunction(), HandleTable.Kind.FUNCTION, Function.class);
     if (f == null) return CudaResult.INVALID_HANDLE;
+    if (f.direct() != null) {
+      long raw = streams.raw(c.getStream());
+      return raw == -1 ? CudaResult.INVALID_HANDLE : launcher.launch(f.direct(), c, raw);
+    }
     CUstream stream = streams.resolve(c.getStream());
     if (stream == Streams.INVALID) return CudaResult.INVALID_HANDLE;
     Pointer params = KernelParams.unpack(f.layout(), c.getParams().toByteArray());

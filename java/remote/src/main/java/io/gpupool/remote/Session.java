@@ -38,8 +38,12 @@ import jcuda.driver.CUstream;
  */
 final class Session {
   static final int DEVICE = 0;
-  /** The most calls a batch executed on the event loop may have (see {@link #tryExecuteInline}). */
-  static final int MAX_INLINE_CALLS = 8;
+  /**
+   * The most calls a batch executed on the event loop may have (see {@link #tryExecuteInline}):
+   * a client's whole batch of pipelined launches (the native client sends 64 per frame), whose
+   * hand-over to the session thread and back cost about as much as executing them.
+   */
+  static final int MAX_INLINE_CALLS = 256;
   /** The largest frame whose batch may be executed on the event loop. */
   static final int MAX_INLINE_BYTES = 64 * 1024;
   /** Internal errors that ended a session (a test hook: the fuzz test expects none). */
@@ -143,8 +147,8 @@ final class Session {
    * session thread and back that a synchronous call's round trip would otherwise pay), when
    * nothing is queued for or running on the session thread — so calls still execute one at a
    * time, in seq order — and the batch has no DtoH copy (those stream their chunks, waiting for
-   * the client to read them, which only the session thread may do). Longer or larger batches
-   * (pipelined work, HtoD chunks) go to the session thread still, so the event loop reads the
+   * the client to read them, which only the session thread may do). Larger batches (HtoD
+   * chunks) and very long ones go to the session thread still, so the event loop reads the
    * next batch meanwhile. Nor while host-function gates are open or the batch places one: a
    * synchronising call could then wait for a HostFuncDone that only the event loop can read.
    * False: use {@link #execute}.

@@ -1,6 +1,7 @@
 package io.gpupool.remote;
 
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -38,6 +39,16 @@ public final class WorkerServer implements AutoCloseable {
   /** An Attach is a few dozen bytes; an unauthenticated peer gets no more than this. */
   static final int MAX_ATTACH_FRAME_BYTES = 4096;
 
+  /**
+   * The connections' buffers: pooled, in 16 MiB chunks. With Netty's default allocator every
+   * 1 MiB frame (an HtoD chunk being gathered, a DtoH reply) was new memory from the JVM, zeroed
+   * and page-faulted each time; here the frames in flight share a chunk that stays allocated
+   * (Netty frees a chunk only once it was more than a quarter used and then emptied).
+   */
+  static final PooledByteBufAllocator BUFFERS = new PooledByteBufAllocator(true, 1, 1, 8192, 11,
+      PooledByteBufAllocator.defaultSmallCacheSize(), PooledByteBufAllocator.defaultNormalCacheSize(),
+      PooledByteBufAllocator.defaultUseCacheForAllThreads());
+
   private final WorkerLimits limits;
   private final Session session;
   private final EventLoopGroup group;
@@ -71,9 +82,11 @@ public final class WorkerServer implements AutoCloseable {
           .group(group)
           .channel(channelType)
           .childOption(ChannelOption.TCP_NODELAY, true)
+          .childOption(ChannelOption.ALLOCATOR, BUFFERS)
           .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(4 << 20, 8 << 20))
-          // Reads of up to a frame's worth: an HtoD chunk arrives in a few reads, not sixteen.
-          .childOption(ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(512, 64 << 10, 2 << 20))
+          // Reads of up to 64 KiB: the bulk of a larger frame (an HtoD chunk) is read straight
+          // into the frame's buffer instead (FrameReadAllocator).
+          .childOption(ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(512, 8 << 10, 64 << 10))
           .childHandler(new ChannelInitializer<SocketChannel>() {
             @Override
             protected void initChannel(SocketChannel c) {
@@ -83,7 +96,11 @@ public final class WorkerServer implements AutoCloseable {
               }
               server.connections.add(c);
               BoundedFrameDecoder decoder = new BoundedFrameDecoder(MAX_ATTACH_FRAME_BYTES);
-              if (ssl != null) c.pipeline().addLast(ssl.newHandler(c.alloc()));
+              if (ssl != null) {
+                c.pipeline().addLast(ssl.newHandler(c.alloc()));
+              } else {
+                c.config().setRecvByteBufAllocator(new FrameReadAllocator(c.config().getRecvByteBufAllocator(), decoder));
+              }
               c.pipeline()
                   .addLast(decoder)
                   .addLast(FrameEncoder.INSTANCE)

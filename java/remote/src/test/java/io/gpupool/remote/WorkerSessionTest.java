@@ -104,6 +104,46 @@ class WorkerSessionTest {
   }
 
   @Test
+  void launchesTakeTheLayoutsBytesAndRefuseTooFewOrAnUnknownStream() throws Exception {
+    try (WorkerServer server = server(); RawClient c = RawClient.attached(server, SECRET)) {
+      int n = 1000;
+      float[] x = new float[n];
+      for (int i = 0; i < n; i++) x[i] = i;
+      c.call(Calls.alloc(4L * n), Calls.alloc(4L * n));
+      long dx = c.reply().getHandle();
+      long dy = c.reply().getHandle();
+      c.call(Calls.htod(dx, 0, floats(x), 0, 4 * n), Calls.htod(dy, 0, floats(new float[n]), 0, 4 * n));
+      c.call(Calls.load(Calls.ptx("saxpy")));
+      c.call(Calls.function(c.reply().getHandle(), "saxpy"));
+      long saxpy = c.reply().getFunction().getHandle();
+
+      // Bytes beyond the layout's 24 are not parameters; the kernel gets the 24 it has.
+      ByteBuffer p = ByteBuffer.allocate(32).order(ByteOrder.LITTLE_ENDIAN);
+      p.putInt(0, n).putFloat(4, 3f).putLong(8, dx).putLong(16, dy).putLong(24, -1);
+      c.call(Calls.launch(saxpy, (n + 255) / 256, 256, p.array()), Calls.launch(saxpy, (n + 255) / 256, 256, p.array()),
+          Calls.sync());
+      assertEquals(0, c.reply().getResult());
+      c.call(Calls.dtoh(dy, 4 * n));
+      ByteArrayOutputStream result = new ByteArrayOutputStream();
+      for (Reply r : c.chunks()) r.getData().writeTo(result);
+      FloatBufferView y = new FloatBufferView(result.toByteArray());
+      for (int i = 0; i < n; i++) assertEquals(6f * i, y.get(i), 1e-3f, "element " + i);
+
+      long shortSeq = c.call(Calls.launch(saxpy, 1, 256, new byte[23]), Calls.sync());
+      Reply tooShort = c.reply();
+      assertEquals(CudaResult.INVALID_VALUE, tooShort.getResult());
+      assertEquals(shortSeq, tooShort.getDeferredSeq());
+
+      io.gpupool.proto.v1.Call.Builder unknownStream = Calls.launch(saxpy, 1, 256, p.array());
+      unknownStream.getLaunchKernelBuilder().setStream(0x9999);
+      long streamSeq = c.call(unknownStream, Calls.sync());
+      Reply noStream = c.reply();
+      assertEquals(CudaResult.INVALID_HANDLE, noStream.getResult());
+      assertEquals(streamSeq, noStream.getDeferredSeq());
+    }
+  }
+
+  @Test
   void pipelinedFailureSurfacesAtTheNextSynchronousCall() throws Exception {
     try (WorkerServer server = server(); RawClient c = RawClient.attached(server, SECRET)) {
       c.call(Calls.alloc(1024));
