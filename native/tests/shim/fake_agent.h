@@ -8,16 +8,30 @@
 // Tables are named "gpupool-node-<uid>-t<outer pid>-<tag>": the fake agent is
 // the outer layer's child (shim_test.h), so the outer layer removes what a
 // crashed test left behind (remove_leftover_tables, registered with atexit).
-// Used by test_shim_agent_table.cc and test_shim_gate.cc.
+// Used by test_shim_agent_table.cc, test_shim_gate.cc and test_shim_swap.cc.
 #pragma once
 
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <functional>
 
 #include "gpupool/node_table.h"
 #include "shim_test.h"
 
 namespace fa {
+
+// Polls `cond` until it holds or `timeout_ms` passed; what the shim's
+// background thread does is seen this way.
+inline bool eventually(const std::function<bool()>& cond, int timeout_ms = 10000) {
+  const double deadline = dt::now_ms() + timeout_ms;
+  while (!cond()) {
+    if (dt::now_ms() > deadline) return false;
+    usleep(200);
+  }
+  return true;
+}
 
 struct TableSpec {
   const char* magic = GPUPOOL_NODE_TABLE_MAGIC;

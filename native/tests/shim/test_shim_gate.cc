@@ -58,15 +58,6 @@ uint64_t mono_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-bool eventually(const std::function<bool()>& cond, int timeout_ms = 10000) {
-  const double deadline = dt::now_ms() + timeout_ms;
-  while (!cond()) {
-    if (dt::now_ms() > deadline) return false;
-    usleep(500);
-  }
-  return true;
-}
-
 // ---- the job's side ------------------------------------------------------------------
 
 // This process's gate row for physical device 0, read from the job's region

@@ -49,15 +49,6 @@ constexpr int kOther = 6;
 constexpr uint32_t kMine = kEntry + 1;
 constexpr uint32_t kTheirs = kOther + 1;
 
-bool eventually(const std::function<bool()>& cond, int timeout_ms = 10000) {
-  const double deadline = dt::now_ms() + timeout_ms;
-  while (!cond()) {
-    if (dt::now_ms() > deadline) return false;
-    usleep(200);
-  }
-  return true;
-}
-
 // ---- the job's side ------------------------------------------------------------------
 
 // This process's gate rows and the job's usage, read from the region the shim
