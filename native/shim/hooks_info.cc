@@ -17,6 +17,7 @@
 #include <algorithm>
 
 #include "devices.h"
+#include "charging.h"
 #include "hook_table.h"
 #include "quota.h"
 #include "real_driver.h"
@@ -25,13 +26,6 @@
 using namespace gpupool::shim;
 
 namespace {
-
-int current_device() {
-  auto get = SHIM_REAL(cuCtxGetDevice);
-  CUdevice dev = -1;
-  if (get == nullptr || get(&dev) != CUDA_SUCCESS) return -1;
-  return dev;
-}
 
 // The question joined the job's region (quota_limit): the process now holds
 // a slot the agent counts, so it must answer eviction requests (swap.h).
