@@ -17,7 +17,9 @@ import io.gpupool.client.SessionRefusedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
@@ -155,6 +157,33 @@ class RemoteEndToEndTest {
     assertEquals(1, runningJobs());
     job.send("exit 5");
     assertEquals(5, job.waitFor());
+    awaitRunningJobs(0);
+  }
+
+  @Test
+  void aJCudaProgramRunsUnmodifiedThroughTheForwardingDriver() throws Exception {
+    // JCuda's JNI library links libcuda.so.1; `gpupool run --remote` puts the forwarding one
+    // first on LD_LIBRARY_PATH, so the child JVM never loads a local driver.
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    String classPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+    String ptx = io.gpupool.driver.SimulatedDriver.ptx("saxpy").toString();
+    JavaProcess job = JavaProcess.gpupool(List.of("run", "--remote", remote, "--token", token, "--memory", "256MiB",
+        "--name", "jcuda-e2e", "--", java, "-cp", classPath, JCudaSaxpyChild.class.getName(), ptx));
+    started.add(job);
+    Map<String, String> answers = new HashMap<>();
+    for (String line = job.nextOut(); !line.equals("done"); line = job.nextOut()) {
+      int eq = line.indexOf('=');
+      assertTrue(eq > 0, "unexpected output: " + line);
+      answers.put(line.substring(0, eq), line.substring(eq + 1));
+    }
+    // The session's quota is the device the program sees: proof that it ran on the pooled GPU.
+    assertEquals(String.valueOf(256 * MIB), answers.get("total"), answers.toString());
+    assertEquals("CUDA_SUCCESS", answers.get("launch"), answers.toString());
+    assertEquals("CUDA_SUCCESS", answers.get("synchronize"), answers.toString());
+    assertEquals("CUDA_SUCCESS", answers.get("copyBack"), answers.toString());
+    assertEquals("0", answers.get("wrongElements"), answers.toString());
+    assertEquals("CUDA_ERROR_OUT_OF_MEMORY", answers.get("allocWholeDevice"), answers.toString());
+    assertEquals(0, job.waitFor());
     awaitRunningJobs(0);
   }
 }
