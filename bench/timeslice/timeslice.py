@@ -247,7 +247,7 @@ def main():
         cost_us = (base - uq) / spsq * 1e6 if spsq > 0 else float("nan")
         switch.append((quantum, f"{base:.4f}", f"{uq:.4f}", uq / base, f"{spsq:.1f}", f"{cost_us:.0f}"))
     gate = []
-    for kernel in (500_000, 2_000_000):
+    for kernel in (50_000, 500_000, 2_000_000):
         a, g = beside_idle(kernel)
         per_kernel_us = (a - g) / a * (kernel / 1e3) / g if g > 0 else float("nan")
         gate.append((kernel / 1e6, f"{a:.4f}", f"{g:.4f}", g / a, per_kernel_us))
@@ -276,14 +276,15 @@ def main():
     for q in switch:
         print(f"| {q[0]} | {q[1]} | {q[2]} | {q[3]:.3f} | {q[4]} | {q[5]} |")
     print("\n## The gate's cost per kernel: a busy job beside an idle one vs alone\n")
-    print("Alone the GPU is open (no gate); with an idle job admitted it is gated, and the busy job keeps every slice,"
-          " but the gate keeps one operation in flight (depth 1), so each kernel waits for the previous one's completion"
-          " to be seen by the host. Target (issue 6): the idle job costs under 2%.\n")
+    print("Alone the GPU is open (no gate); with an idle job admitted it is gated, and the busy job keeps every slice."
+          " Nobody else waits, so the agent lets it queue ahead (depth 64, within a tenth of the 50 ms quantum of device"
+          " time); what is left is the gate's own bookkeeping, and whatever the queue cannot hide of the host's reaction"
+          " to each completion. Target (issue 6): the idle job costs under 2%.\n")
     print("| kernel | baseline (alone, mean of before and after) | beside an idle job | ratio | target | host round trip per kernel (µs) |")
     print("| --- | --- | --- | --- | --- | --- |")
     for g in gate:
         ok = "met" if g[3] >= 0.98 else "NOT met"
-        print(f"| {g[0]:.1f} ms | {g[1]} | {g[2]} | {g[3]:.3f} ({ok}) | >= 0.98 | {g[4]:.0f} |")
+        print(f"| {g[0]:g} ms | {g[1]} | {g[2]} | {g[3]:.3f} ({ok}) | >= 0.98 | {g[4]:.0f} |")
     print("\n## Swap bandwidth vs plain copies\n")
     print("Two jobs on a 512 MiB simulated GPU with `--oversubscribe`, 384 MiB quotas, each holding "
           f"{SWAP_BYTES >> 20} MiB, 2 ms kernels, quantum 200 ms: every slice swaps the other job out and this one in."

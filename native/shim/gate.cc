@@ -20,6 +20,12 @@ constexpr long kGrantPollNs = 50 * 1000;
 constexpr uint64_t kRecheckNs = 100ull * 1000 * 1000;  // entry and agent, while waiting
 constexpr uint64_t kAgentVerdictNs = 1000ull * 1000 * 1000;
 constexpr uint32_t kMaxDepth = 1024;
+// The device time a process may queue ahead while the agent allows depth > 1
+// (gate_internal.h, inflight_reserve): a tenth of the slice's quantum, so the
+// overrun at a hand-over stays small beside the slice itself.
+constexpr uint64_t kBudgetPerQuantum = 10;
+constexpr uint64_t kDefaultBudgetNs = 5ull * 1000 * 1000;   // quantum unknown or absurd
+constexpr uint64_t kMaxQuantumNs = 3600ull * 1000 * 1000 * 1000;
 
 enum Mode : int { kUndecided, kOn, kOff };
 std::atomic<int> g_mode{kUndecided};
@@ -57,6 +63,13 @@ uint32_t depth_of(int d, const gpupool_node_slice* slice) {
     GPUPOOL_LOG_WARN("node table slices[%d].depth is %u, outside 1..%u: using %u", d, depth, kMaxDepth,
                      depth == 0 ? 1 : kMaxDepth);
   return depth == 0 ? 1 : kMaxDepth;
+}
+
+// The queue budget from slices[d].quantum_ns, validated: it comes from another process.
+uint64_t budget_of(const gpupool_node_slice* slice) {
+  const uint64_t quantum = __atomic_load_n(&slice->quantum_ns, __ATOMIC_RELAXED);
+  if (quantum == 0 || quantum > kMaxQuantumNs) return kDefaultBudgetNs;
+  return quantum / kBudgetPerQuantum;
 }
 
 // Whether the agent is gone; /proc is read at most once a second.
@@ -103,7 +116,7 @@ Admission admit(int d, const gpupool_node_slice* slice, gpupool_region_gate* gat
   // its place in the fair share).
   __atomic_add_fetch(&gate->waiting, 1u, __ATOMIC_SEQ_CST);
   for (;;) {
-    inflight_reserve(d, depth_of(d, slice));
+    inflight_reserve(d, depth_of(d, slice), budget_of(slice));
     __atomic_add_fetch(&gate->in_flight, 1u, __ATOMIC_SEQ_CST);  // then the grant: the Dekker pair
     const uint32_t holder = holder_of(slice);
     if (holder == mine && agent_table_entry_ours()) {

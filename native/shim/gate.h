@@ -17,7 +17,10 @@
 //       thread waits (gate row `waiting`, `wait_ns`), polling the grant every
 //       50 µs, then tries again;
 //     - at most slices[d].depth gated operations of this process are in flight
-//       on d; one more first waits for the oldest to complete;
+//       on d, and beyond the first only as many as fit, at the device's recent
+//       time per operation, in a tenth of slices[d].quantum_ns of device time;
+//       one more first waits for the oldest to complete. (The agent sets depth
+//       1 while another job waits for d, more while none does.)
 //     - in_flight comes down, and device_ns grows by the events' elapsed time,
 //       when the end event is seen complete: by a thread that waits for it, or
 //       by the gate thread (gate_thread.cc), which polls outstanding events

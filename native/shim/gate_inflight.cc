@@ -37,6 +37,9 @@ std::vector<Inflight*> g_list[kMaxDevices];  // outstanding, oldest first
 std::vector<Inflight*> g_spare;           // retired entries for reuse
 std::vector<Inflight*> g_limbo;           // retired, still pinned: their events are in use
 std::atomic<uint32_t> g_reserved[kMaxDevices];
+// Recent device time per gated operation (an average weighted 1/8 to the
+// newest), per device; 0 until one was measured.
+std::atomic<uint64_t> g_op_ns[kMaxDevices];
 std::atomic<bool> g_error_logged{false};
 
 // Under g_mu. A retired entry nobody pins any more.
@@ -55,7 +58,12 @@ void retire_locked(Inflight* e, bool timed, uint64_t ns) {
   auto& list = g_list[e->device];
   list.erase(std::find(list.begin(), list.end(), e));
   g_outstanding.fetch_sub(1, std::memory_order_seq_cst);
-  if (timed) __atomic_add_fetch(&e->gate->device_ns, ns, __ATOMIC_RELEASE);
+  if (timed) {
+    __atomic_add_fetch(&e->gate->device_ns, ns, __ATOMIC_RELEASE);
+    const uint64_t avg = g_op_ns[e->device].load(std::memory_order_relaxed);  // written under g_mu only
+    g_op_ns[e->device].store(avg == 0 ? std::max<uint64_t>(ns, 1) : avg - avg / 8 + ns / 8,
+                             std::memory_order_relaxed);
+  }
   __atomic_sub_fetch(&e->gate->in_flight, 1u, __ATOMIC_SEQ_CST);
   g_reserved[e->device].fetch_sub(1, std::memory_order_acq_rel);
   if (e->pins == 0) recycle_locked(e);
@@ -97,12 +105,22 @@ __attribute__((constructor)) void inflight_register_atfork() {
   pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
+// How many places on `device` the depth and the time budget allow now.
+uint32_t places(int device, uint32_t depth, uint64_t budget_ns) {
+  if (depth <= 1) return 1;
+  const uint64_t op_ns = g_op_ns[device].load(std::memory_order_relaxed);
+  if (op_ns == 0) return 1;  // nothing measured yet: no estimate of what a queue costs
+  const uint64_t fit = budget_ns / op_ns;
+  return static_cast<uint32_t>(std::clamp<uint64_t>(fit, 1, depth));
+}
+
 }  // namespace
 
-void inflight_reserve(int device, uint32_t depth) {
+void inflight_reserve(int device, uint32_t depth, uint64_t budget_ns) {
   for (;;) {
     uint32_t n = g_reserved[device].load(std::memory_order_acquire);
-    while (n < depth)
+    const uint32_t allowed = places(device, depth, budget_ns);
+    while (n < allowed)
       if (g_reserved[device].compare_exchange_weak(n, n + 1, std::memory_order_acq_rel)) return;
     Inflight* oldest = nullptr;
     {

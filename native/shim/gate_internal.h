@@ -68,9 +68,15 @@ class CtxScope {
 };
 
 // ---- gate_inflight.cc --------------------------------------------------------------
-// Takes one of `depth` places of this process on `device`, first waiting for
-// the oldest operation there while all are taken.
-void inflight_reserve(int device, uint32_t depth);
+// Takes a place for one more operation of this process on `device`, first
+// waiting for the oldest operation there while none is free. Places: at most
+// `depth`, and beyond the first only while the work already in flight plus
+// this operation, at the device's recent time per operation, fits in
+// `budget_ns` of device time. So a deep queue (the agent allows one when
+// nobody else waits for the device) hides the host's reaction time from
+// short kernels, and the work queued when someone starts waiting — the
+// slice's overrun — stays within about budget_ns plus one operation.
+void inflight_reserve(int device, uint32_t depth, uint64_t budget_ns);
 void inflight_unreserve(int device);
 // Runs op(arg) between two timing events on where.stream and tracks it; the
 // caller holds a place (inflight_reserve) and one in_flight count on `gate`,

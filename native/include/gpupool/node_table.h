@@ -74,7 +74,11 @@
  *   has completed on the device, seen through events), and only then stores
  *   the next holder. So no two jobs' work overlaps on a gated device except
  *   what a process had in flight when the gate closed, and a process keeps at
- *   most `depth` operations in flight, so that overrun is bounded.
+ *   most `depth` operations in flight, so that overrun is bounded. The agent
+ *   sets depth 1 while another job waits for the device and more while none
+ *   does; a process queues beyond one operation only as much as fits in a
+ *   tenth of `quantum_ns` of device time (the shim's estimate per operation),
+ *   so the overrun when a job starts waiting stays near that budget.
  *   `evict` asks one job to swap its memory on d out to host (oversubscribed
  *   devices only): the job's processes copy their allocations to host, release
  *   the physical memory, and store the request's sequence number in their
@@ -163,7 +167,7 @@ typedef struct gpupool_node_job {
 
 typedef struct gpupool_node_slice {
   uint64_t grant;      /* GPUPOOL_SLICE_GRANT(seq, holder) (atomic, sequentially consistent) */
-  uint64_t quantum_ns; /* length of the current slice; informational */
+  uint64_t quantum_ns; /* length of a slice; a tenth is the queue budget */
   uint64_t evict;      /* GPUPOOL_SLICE_GRANT(seq, entry + 1) of the job asked to swap out; 0: none (atomic) */
   uint32_t flags;      /* GPUPOOL_SLICE_FLAG_* */
   uint32_t depth;      /* most gated operations a process keeps in flight; >= 1 */

@@ -238,4 +238,8 @@ inline void set_depth(Table& tb, int p, uint32_t depth) {
   __atomic_store_n(&tb.t->slices[p].depth, depth, __ATOMIC_RELEASE);
 }
 
+inline void set_quantum(Table& tb, int p, uint64_t quantum_ns) {
+  __atomic_store_n(&tb.t->slices[p].quantum_ns, quantum_ns, __ATOMIC_RELEASE);
+}
+
 }  // namespace fa

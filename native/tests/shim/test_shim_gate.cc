@@ -18,8 +18,10 @@
 //   teardown  destroying a context or releasing the last reference to a
 //             primary one retires the gated work in it first (in_flight 0 when
 //             the call returns); a new context gets new events
-//   depth <n> four threads launching on four streams never have more than n
-//             gated operations in flight
+//   depth <n> [<most> <least>]  four threads launching 2 ms kernels on four
+//             streams never have more than n gated operations in flight — nor
+//             more than <most>, and at some time at least <least>, when the
+//             shim's time budget (a tenth of the slice's quantum) is what binds
 //   ops       cooperative launches, cuLaunchKernelEx, _ptsz launches, memsets
 //             and copies (sync and async) block while another job holds, run
 //             once granted, and compute the right data
@@ -239,7 +241,7 @@ int role_teardown() {
   return dt::finish();
 }
 
-int role_depth(uint32_t depth) {
+int role_depth(uint32_t depth, uint32_t most_allowed, uint32_t least_reached) {
   Job j = start_job();  // holder: this job; slices[0].depth = depth
   std::atomic<bool> done{false};
   std::atomic<uint32_t> most{0};
@@ -267,8 +269,9 @@ int role_depth(uint32_t depth) {
   monitor.join();
   CHECK_EQ(failures.load(), 0);
   dt::info("most gated operations in flight: %u (depth %u)", most.load(), depth);
-  CHECK(most.load() >= 1);
+  CHECK(most.load() >= least_reached);
   CHECK(most.load() <= depth);
+  CHECK(most.load() <= most_allowed);
   CHECK(j.row.device_ns() >= 40 * 2 * kMs * 99 / 100);
   end_job(j);
   return dt::finish();
@@ -456,6 +459,14 @@ void main_scenario() {
   run("context teardown with work in flight: retired first", "teardown", {}, gate_table("teardown", kMine));
   run("depth 1: one gated operation in flight", "depth", {"1"}, gate_table("depth1", kMine, 1));
   run("depth 2: at most two", "depth", {"2"}, gate_table("depth2", kMine, 2));
+  // Depth 64, as the agent allows while nobody else waits: the queue ahead is
+  // bound by a tenth of the quantum of device time, measured per operation.
+  Table deep = gate_table("deep", kMine, 64);
+  set_quantum(deep, 0, 50 * kMs);  // 5 ms of 2 ms kernels: two in flight
+  run("deep queue: within a tenth of the quantum, and deeper than one", "depth", {"64", "2", "2"}, deep);
+  Table short_quantum = gate_table("deep-short", kMine, 64);
+  set_quantum(short_quantum, 0, 10 * kMs);  // 1 ms: a 2 ms kernel alone already fills it
+  run("deep queue, short quantum: one operation in flight", "depth", {"64", "1", "1"}, short_quantum);
   run("every kind of submission is gated", "ops", {}, gate_table("ops", kMine));
   run("CUDA graphs: capture is not gated, the graph's launch is", "graph", {}, gate_table("graph", kTheirs));
   run("holder NOBODY: new work waits, work in flight completes", "revoke", {}, gate_table("revoke", kMine));
@@ -481,7 +492,12 @@ int main(int argc, char** argv) {
   if (role == "open") return role_open();
   if (role == "blocks") return role_blocks();
   if (role == "drain") return role_drain();
-  if (role == "depth" && argc > 2) return role_depth(static_cast<uint32_t>(std::stoul(argv[2])));
+  if (role == "depth" && argc > 2) {
+    const uint32_t depth = static_cast<uint32_t>(std::stoul(argv[2]));
+    if (argc > 4)
+      return role_depth(depth, static_cast<uint32_t>(std::stoul(argv[3])), static_cast<uint32_t>(std::stoul(argv[4])));
+    return role_depth(depth, depth, 1);
+  }
   if (role == "ops") return role_ops();
   if (role == "graph") return role_graph();
   if (role == "revoke") return role_revoke();

@@ -24,6 +24,11 @@ import java.util.logging.Logger;
  * when its holder has nothing pending while another job waits; nobody waiting, the holder
  * keeps it. On an oversubscribed device, before a job's slice, the least recently run other jobs
  * are asked to swap out (slices[d].evict) until the job's limit fits beside what stays resident.
+ *
+ * <p>slices[d].depth is {@link SliceConfig#UNCONTENDED_DEPTH} while the holder is the only job
+ * with pending work, and {@link SliceConfig#CONTENDED_DEPTH} otherwise: a job beside idle
+ * neighbours keeps a queue ahead of the device, and the work it has queued when a neighbour
+ * starts waiting is bounded by the shim's budget.
  */
 final class DeviceSlicer {
   private static final Logger LOG = Logger.getLogger(DeviceSlicer.class.getName());
@@ -59,6 +64,8 @@ final class DeviceSlicer {
   /** The job the policy chose when the current hand-over began, if any: it gets the device next. */
   private long chosen = -1;
   private long evictSequence;
+  private final int flags;
+  private int depth;
 
   DeviceSlicer(int device, long totalBytes, NodeTable table, SliceConfig config) {
     this.device = device;
@@ -68,8 +75,9 @@ final class DeviceSlicer {
     this.oversubscribed = config.enabled() && config.oversubscribed().contains(device);
     this.policy = new SlicePolicy(config.quantumNanos());
     this.sequence = SliceGrant.sequence(table.grant(device)); // continues across agent restarts
-    table.setSliceConfig(device, config.quantumNanos(),
-        oversubscribed ? GpupoolLayout.GPUPOOL_SLICE_FLAG_OVERSUBSCRIBED : 0, SliceConfig.DEPTH);
+    this.flags = oversubscribed ? GpupoolLayout.GPUPOOL_SLICE_FLAG_OVERSUBSCRIBED : 0;
+    this.depth = SliceConfig.CONTENDED_DEPTH;
+    table.setSliceConfig(device, config.quantumNanos(), flags, depth);
     table.storeEvict(device, 0);
     open();
   }
@@ -116,6 +124,7 @@ final class DeviceSlicer {
     for (Map.Entry<Long, DeviceSample> e : samples.entrySet()) {
       if (e.getKey() != holder && e.getValue().pending()) waiting = true;
     }
+    setDepth(phase == Phase.HOLDING && !waiting ? SliceConfig.UNCONTENDED_DEPTH : SliceConfig.CONTENDED_DEPTH);
     return phase == Phase.DRAINING || phase == Phase.EVICTING || waiting ? config.fastPollNanos()
         : config.slowPollNanos();
   }
@@ -240,6 +249,12 @@ final class DeviceSlicer {
     victim = -1;
     phase = Phase.OPEN;
     holder = -1;
+  }
+
+  private void setDepth(int next) {
+    if (next == depth) return;
+    table.setSliceConfig(device, config.quantumNanos(), flags, next);
+    depth = next;
   }
 
   private void sampleAll(long nowNs) {

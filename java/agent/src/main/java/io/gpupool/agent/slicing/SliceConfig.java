@@ -17,8 +17,17 @@ import java.util.Set;
  */
 public record SliceConfig(boolean enabled, long quantumNanos, Set<Integer> oversubscribed, long drainTimeoutNanos,
     long evictTimeoutNanos, long graceNanos, long fastPollNanos, long slowPollNanos) {
-  /** The most gated operations a process keeps in flight (slices[d].depth). */
-  public static final int DEPTH = 1;
+  /**
+   * The most gated operations a process keeps in flight (slices[d].depth) while another job on
+   * the device waits: one, so a slice overruns by at most one operation.
+   */
+  public static final int CONTENDED_DEPTH = 1;
+  /**
+   * The same while nobody else on the device waits: a queue deep enough to hide the host's
+   * reaction time from short kernels. The shim also keeps what it queues within a tenth of the
+   * quantum of device time (gate_internal.h), which bounds the overrun when someone starts waiting.
+   */
+  public static final int UNCONTENDED_DEPTH = 64;
   public static final long DEFAULT_QUANTUM_NANOS = 50_000_000L;
 
   public SliceConfig {

@@ -100,6 +100,35 @@ class SliceSchedulerTest {
   }
 
   @Test
+  void theHolderMayQueueAheadOnlyWhileNobodyElseWaits() throws IOException {
+    scheduler(SliceConfig.of(true, QUANTUM, Set.of()));
+    FakeJobRegion a = region("a").process(0, 100, 1);
+    FakeJobRegion b = region("b").process(0, 200, 1);
+    scheduler.setJobs(List.of(a.job(1, 0, 1, new int[] {0}, new long[] {GIB}), b.job(2, 1, 1, new int[] {0}, new long[] {GIB})));
+    a.gate(0, 0).waiting(1);
+    scheduler.step(now);
+    scheduler.step(now += MS);
+    assertEquals(1, holder(0));
+    a.gate(0, 0).waiting(0).in_flight(5).last_submit_ns(now);
+    scheduler.step(now += MS);
+    assertEquals(SliceConfig.UNCONTENDED_DEPTH, table.sliceDepth(0), "A alone has work: it may queue ahead");
+    b.gate(0, 0).waiting(1);
+    scheduler.step(now += MS);
+    assertEquals(1, holder(0), "A keeps its slice until the quantum ends");
+    assertEquals(SliceConfig.CONTENDED_DEPTH, table.sliceDepth(0), "B waits: A keeps one operation in flight");
+    b.gate(0, 0).waiting(0); // B gave up (its thread was interrupted) and has nothing in flight
+    a.gate(0, 0).last_submit_ns(now);
+    scheduler.step(now += 5 * MS);
+    assertEquals(SliceConfig.UNCONTENDED_DEPTH, table.sliceDepth(0), "nobody waits any more");
+    b.gate(0, 0).waiting(1);
+    a.gate(0, 0).in_flight(0).last_submit_ns(now - QUANTUM); // A is idle: B gets the device
+    scheduler.step(now += MS);
+    scheduler.step(now += MS);
+    assertEquals(2, holder(0));
+    assertEquals(SliceConfig.UNCONTENDED_DEPTH, table.sliceDepth(0), "B alone has work");
+  }
+
+  @Test
   void aHandOverWaitsForTheHoldersWorkInFlight() throws IOException {
     scheduler(SliceConfig.of(true, QUANTUM, Set.of()));
     FakeJobRegion a = region("a").process(3, 100, 1);
