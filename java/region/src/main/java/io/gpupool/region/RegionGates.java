@@ -47,6 +47,7 @@ public final class RegionGates implements AutoCloseable {
   private static final int SLOT_PID_AT = Fields.offset(gpupool_region_slot.class, "pid", 4);
   private static final int SLOT_STATE_AT = Fields.offset(gpupool_region_slot.class, "state", 4);
   private static final int SLOT_START_AT = Fields.offset(gpupool_region_slot.class, "start_time", 8);
+  private static final int SLOT_USED_AT = Fields.offset(gpupool_region_slot.class, "used", 8);
   private static final int GATES_AT = Fields.offset(gpupool_region.class, "gates", 8);
   private static final int SLOT_GATES_SIZE = Fields.sizeof(gpupool_region_slot_gates.class);
   private static final int GATE_SIZE = Fields.sizeof(gpupool_region_gate.class);
@@ -64,9 +65,12 @@ public final class RegionGates implements AutoCloseable {
   /** A slot in state LIVE: its process, which may or may not still be alive. */
   public record ProcessSlot(int slot, int pid, long startTime) {}
 
-  /** One process's gate on one device (gpupool_region_gate), as read. */
+  /**
+   * One process's gate on one device (gpupool_region_gate), as read, with the bytes its slot
+   * holds on that device (slots[i].used[d]: everything the quota charged it, swappable or not).
+   */
   public record Gate(long inFlight, long waiting, long lastSubmitNs, long deviceNs, long waitNs,
-      long evictedSeq, long residentBytes, long swappedOutBytes, long swappedInBytes) {}
+      long evictedSeq, long residentBytes, long swappedOutBytes, long swappedInBytes, long usedBytes) {}
 
   private final Path path;
   private final FileChannel channel;
@@ -75,6 +79,7 @@ public final class RegionGates implements AutoCloseable {
       .order(ByteOrder.nativeOrder());
   private final ByteBuffer gate = ByteBuffer.allocateDirect(GATE_SIZE).order(ByteOrder.nativeOrder());
   private final ByteBuffer word = ByteBuffer.allocateDirect(4).order(ByteOrder.nativeOrder());
+  private final ByteBuffer used = ByteBuffer.allocateDirect(8).order(ByteOrder.nativeOrder());
 
   private RegionGates(Path path, FileChannel channel, Object fileKey) {
     this.path = path;
@@ -154,9 +159,12 @@ public final class RegionGates implements AutoCloseable {
     Objects.checkIndex(device, GPUPOOL_REGION_MAX_DEVICES);
     gate.clear();
     readFully(channel, gate, (long) GATES_AT + (long) slot * SLOT_GATES_SIZE + (long) device * GATE_SIZE, path);
+    used.clear();
+    readFully(channel, used, (long) SLOTS_AT + (long) slot * SLOT_SIZE + SLOT_USED_AT + (long) device * 8, path);
     return new Gate(Integer.toUnsignedLong(gate.getInt(IN_FLIGHT_AT)), Integer.toUnsignedLong(gate.getInt(WAITING_AT)),
         gate.getLong(LAST_SUBMIT_AT), gate.getLong(DEVICE_NS_AT), gate.getLong(WAIT_NS_AT),
-        gate.getLong(EVICTED_AT), gate.getLong(RESIDENT_AT), gate.getLong(SWAP_OUT_AT), gate.getLong(SWAP_IN_AT));
+        gate.getLong(EVICTED_AT), gate.getLong(RESIDENT_AT), gate.getLong(SWAP_OUT_AT), gate.getLong(SWAP_IN_AT),
+        used.getLong(0));
   }
 
   @Override

@@ -112,7 +112,7 @@ final class JobGates implements AutoCloseable {
         if (g.waiting() > 0 || g.inFlight() > 0 || (g.lastSubmitNs() != 0 && sinceSubmit >= 0 && sinceSubmit <= graceNanos)) {
           pending = true;
         }
-        if (g.residentBytes() > 0) resident = saturatingAdd(resident, g.residentBytes());
+        resident = saturatingAdd(resident, residentEstimate(g));
         evicted = Math.min(evicted, g.evictedSeq());
       }
     } catch (IOException e) {
@@ -121,6 +121,19 @@ final class JobGates implements AutoCloseable {
     }
     counters.keySet().removeIf(c -> c.device() == device && !seen.contains(c));
     return new DeviceSample(true, pending, inFlight, live, deviceNs, waitNs, swapped, resident, evicted);
+  }
+
+  /**
+   * A process's memory on the device that is resident now. The shim's resident_bytes counts only
+   * the memory it can swap; what the quota charged the process, less what is swapped out now,
+   * also counts what it cannot (arrays, managed and pool memory, its own cuMemCreate). The larger
+   * of the two, as the counters come from another process and may be nonsense.
+   */
+  static long residentEstimate(RegionGates.Gate g) {
+    long swappable = Math.max(0, g.residentBytes());
+    long out = Math.max(0, g.swappedOutBytes() - g.swappedInBytes());
+    long charged = Math.max(0, g.usedBytes() - out);
+    return Math.max(swappable, charged);
   }
 
   private boolean refreshSlots(long nowNs, boolean fresh) {

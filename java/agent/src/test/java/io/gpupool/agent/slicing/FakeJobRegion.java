@@ -55,6 +55,12 @@ final class FakeJobRegion implements AutoCloseable {
     return this;
   }
 
+  /** What the quota charged the process in {@code slot} on {@code device}. */
+  FakeJobRegion used(int slot, int device, long bytes) {
+    region.slots(slot).used(device, bytes);
+    return this;
+  }
+
   void free(int slot) {
     region.slots(slot).state(GpupoolLayout.GPUPOOL_SLOT_FREE);
   }

@@ -129,6 +129,43 @@ class SliceSchedulerTest {
   }
 
   @Test
+  void makingRoomCountsMemoryTheShimCannotSwap() throws IOException {
+    scheduler(SliceConfig.of(true, QUANTUM, Set.of(0)));
+    // 16 GiB GPU. A holds 6 GiB the shim cannot swap (arrays, say): its resident_bytes stays 0,
+    // its quota charge says 6 GiB. C holds 6 GiB of swappable memory. B needs room for 8 GiB.
+    FakeJobRegion a = region("a").process(0, 100, 1).used(0, 0, 6 * GIB);
+    FakeJobRegion b = region("b").process(0, 200, 1);
+    FakeJobRegion c = region("c").process(0, 300, 1).used(0, 0, 6 * GIB);
+    c.gate(0, 0).resident_bytes(6 * GIB);
+    scheduler.setJobs(List.of(a.job(1, 0, 1, new int[] {0}, new long[] {8 * GIB}),
+        b.job(2, 1, 1, new int[] {0}, new long[] {8 * GIB}), c.job(3, 2, 1, new int[] {0}, new long[] {8 * GIB})));
+    c.gate(0, 0).waiting(1);
+    scheduler.step(now);
+    scheduler.step(now += MS);
+    assertEquals(3, holder(0), "C alone waits: A's 6 GiB leave room for its 8");
+    c.gate(0, 0).waiting(0).in_flight(1).last_submit_ns(now);
+    b.gate(0, 0).waiting(1);
+    scheduler.step(now += QUANTUM);
+    c.gate(0, 0).in_flight(0).last_submit_ns(now - QUANTUM);
+    Set<Integer> askedToSwap = new HashSet<>();
+    for (int i = 0; i < 20 && holder(0) != 2; i++) {
+      scheduler.step(now += MS);
+      int victim = SliceGrant.holder(table.evict(0));
+      if (victim == 0) continue;
+      askedToSwap.add(victim);
+      long seq = SliceGrant.sequence(table.evict(0));
+      if (victim == 1) a.gate(0, 0).evicted_seq(seq); // nothing it can swap: it answers, memory stays
+      if (victim == 3) c.gate(0, 0).evicted_seq(seq).resident_bytes(0).swapped_out_bytes(6 * GIB);
+    }
+    assertEquals(2, holder(0), "B runs once there is room");
+    assertTrue(askedToSwap.contains(3), "6 + 6 GiB resident leave no room for 8: C is swapped out, asked " + askedToSwap);
+    assertEquals(6 * GIB, JobGates.residentEstimate(new io.gpupool.region.RegionGates.Gate(0, 0, 0, 0, 0, 0, 0, 0, 0,
+        6 * GIB)), "charged and not swapped out: resident");
+    assertEquals(GIB, JobGates.residentEstimate(new io.gpupool.region.RegionGates.Gate(0, 0, 0, 0, 0, 0, GIB,
+        8 * GIB, 2 * GIB, 4 * GIB)), "swapped out more than it holds now (freed while out): the shim's own count");
+  }
+
+  @Test
   void aHandOverWaitsForTheHoldersWorkInFlight() throws IOException {
     scheduler(SliceConfig.of(true, QUANTUM, Set.of()));
     FakeJobRegion a = region("a").process(3, 100, 1);
