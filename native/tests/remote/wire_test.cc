@@ -205,7 +205,7 @@ void test_launch_encoding() {
     LaunchHead head;
     size_t params;
   };
-  Case cases[3];
+  Case cases[3]{};  // value-initialised: case 0 is all zero
   cases[1].head.grid[0] = 1;  // everything else zero: omitted
   cases[1].params = 300;       // a two-byte length
   LaunchHead& h = cases[2].head;
