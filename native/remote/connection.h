@@ -55,13 +55,13 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "byte_stream.h"
 #include "wire.h"
-
-struct iovec;
 
 namespace gpupool::remote {
 
@@ -92,8 +92,9 @@ class Connection {
   // (it dispatches them itself): `wake_fd` is then written once that call
   // ended, so the caller of pump_notices can wait on it.
   bool pump_notices(int wake_fd);
-  // The socket, for poll(): readable when something arrived.
-  int fd() const { return fd_; }
+  // The socket, for poll(): readable when something arrived (pump_notices
+  // has read what the stream had buffered before it returned true).
+  int fd() const { return stream_->fd(); }
   bool broken() const { return broken_; }
 
   // A batch is sent once it holds this many calls. Small enough that the worker starts on a
@@ -127,7 +128,6 @@ class Connection {
                               const std::function<bool(const wire::Reply&)>& on_data, Sink* sink);
   bool fill(size_t max_bytes);
   int read_chunk_into(uint64_t seq, Sink* sink, wire::Reply* reply);
-  bool send_iov(struct iovec* iov, int count);
   bool send_frame(const std::string& message);
   bool read_frame(const char** frame, size_t* size);
   bool read_server_message(wire::ServerMessage* m);
@@ -147,7 +147,7 @@ class Connection {
 
   std::mutex call_mutex_;
   std::mutex send_mutex_;
-  int fd_ = -1;
+  std::unique_ptr<ByteStream> stream_;  // set by open(), never replaced afterwards
   std::atomic<bool> broken_{false};
   std::atomic<int> reader_wake_fd_{-1};  // set by a pump_notices() that found a call reading
   uint64_t next_seq_ = 1;

@@ -64,8 +64,8 @@ bool Connection::pump_notices(int wake_fd) {
     if (broken_) return true;
     // Only what has arrived: a partial frame's rest is on its way, so reading
     // it may wait; an empty socket returns.
-    pollfd p{fd_, POLLIN, 0};
-    bool partial = inend_ > inpos_;
+    pollfd p{stream_->fd(), POLLIN, 0};
+    bool partial = inend_ > inpos_ || stream_->has_buffered();
     if (!partial && ::poll(&p, 1, 0) <= 0) return true;
     wire::ServerMessage m;
     if (!read_server_message(&m)) {
