@@ -2,11 +2,15 @@
 //
 // Contract
 //   Connection::open() runs the handshake of proto/gpupool/v1/remote.proto
-//   from the environment:
+//   from the environment (handshake.cc):
 //     GPUPOOL_REMOTE=host:port + GPUPOOL_TOKEN    through the agent: Hello,
 //         Queued* (waits), Redirect -> connect to the worker, Attach, Welcome;
 //     GPUPOOL_REMOTE_WORKER=host:port + GPUPOOL_REMOTE_SECRET=<64 hex>
 //         straight to a worker: Attach, Welcome.
+//   An address gpupools://host[:port] means TLS to the agent and to its
+//   worker, both certificates verified against `host` and the certificates of
+//   GPUPOOL_REMOTE_TRUST=<PEM file> (default: the system's trust store);
+//   gpupool://host[:port] and host:port are plain TCP (tls_stream.h).
 //   GPUPOOL_REMOTE_MEMORY (e.g. 4GiB) is the memory asked for in Hello,
 //   GPUPOOL_JOB_NAME (else the program's name) its name, GPUPOOL_TEAM its team.
 //   Afterwards:
@@ -65,6 +69,8 @@
 
 namespace gpupool::remote {
 
+struct Endpoint;
+
 class Connection {
  public:
   // Connects and attaches as the environment says; *out lives until exit.
@@ -105,6 +111,9 @@ class Connection {
 
  private:
   Connection() = default;
+  struct Dialer;  // handshake.cc
+  CUresult open_worker(Dialer& dialer, const Endpoint& at);
+  CUresult open_agent(Dialer& dialer, const Endpoint& at);
   CUresult attach(const std::string& secret);
   // Bytes already in batch_ ahead of its calls: room for the frame's length,
   // ClientMessage.calls's tag and the CallBatch's length, written at flush.

@@ -30,6 +30,31 @@ bool split_host_port(const std::string& text, std::string* host, std::string* po
   return true;
 }
 
+bool parse_endpoint(const char* text, Endpoint* out) {
+  std::string rest(text);
+  out->tls = false;
+  bool scheme = false;
+  for (const char* prefix : {"gpupools://", "gpupool://"}) {
+    if (rest.compare(0, std::strlen(prefix), prefix) == 0) {
+      out->tls = prefix[7] == 's';
+      rest = rest.substr(std::strlen(prefix));
+      scheme = true;
+      break;
+    }
+  }
+  if (scheme && !rest.empty() && rest.back() == '/') rest.pop_back();
+  if (rest.empty() || rest.find_first_of("/?#@ \t") != std::string::npos) return false;
+  // A scheme's port may be left out; "[v6]" alone has no port either.
+  size_t colon = rest.rfind(':');
+  bool has_port = colon != std::string::npos && (rest.front() != '[' || colon > rest.find(']'));
+  if (scheme && !has_port) rest += ":7070";
+  if (!split_host_port(rest, &out->host, &out->port)) return false;
+  if (out->port.find_first_not_of("0123456789") != std::string::npos || out->port.size() > 5 ||
+      std::stoul(out->port) == 0 || std::stoul(out->port) > 65535)
+    return false;
+  return out->host.find_first_of("[]") == std::string::npos;
+}
+
 bool parse_hex(const char* text, std::string* out) {
   size_t n = std::strlen(text);
   if (n == 0 || n % 2 != 0) return false;

@@ -21,6 +21,16 @@ const char* env(const char* name);
 // "host:port" or "[v6]:port" (an empty host is 127.0.0.1).
 bool split_host_port(const std::string& text, std::string* host, std::string* port);
 
+// Where GPUPOOL_REMOTE (or GPUPOOL_REMOTE_WORKER) points: "host:port",
+// "[v6]:port", "gpupool://host[:port]", or over TLS "gpupools://host[:port]"
+// (a missing port is 7070, the agent's usual one; a trailing "/" is allowed).
+struct Endpoint {
+  bool tls = false;
+  std::string host;
+  std::string port;
+};
+bool parse_endpoint(const char* text, Endpoint* out);
+
 // An even number of hex digits, as bytes.
 bool parse_hex(const char* text, std::string* out);
 
