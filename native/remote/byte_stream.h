@@ -7,9 +7,9 @@
 //   iovecs. recv_some() and recv_some_iov() wait until at least one byte is
 //   there and return how many were read (scattered over the iovecs in order),
 //   0 when the peer closed the stream, -1 on an error. has_buffered() says
-//   whether bytes were received that poll() on fd() no longer shows (TLS
-//   records decrypted or read but not yet handed out): a reader that only
-//   polls fd() must first read those.
+//   whether bytes were received that poll() on fd() no longer shows (the rest
+//   of a decrypted TLS record): recv_some() returns them without waiting, and
+//   a reader that only polls fd() must take them first.
 //   A broken stream stays broken; the owner reports it (no message here).
 //
 // Threading

@@ -10,6 +10,11 @@
 #include "host_func.h"
 
 namespace gpupool::remote {
+namespace {
+
+constexpr size_t kDrainBytes = 64 << 10;  // a TLS record is at most 16 KiB
+
+}  // namespace
 
 bool Connection::read_reply_message(wire::ServerMessage* m) {
   for (;;) {
@@ -35,7 +40,11 @@ bool Connection::buffered_frame(const char** frame, size_t* size) {
 
 void Connection::drain_buffered_locked() {
   // No call is waiting for anything now: a whole frame still buffered can only
-  // be a notice (or the worker's Refused).
+  // be a notice (or the worker's Refused). What the stream holds (the rest of
+  // a TLS record) comes into the buffer first: the host-function thread polls
+  // the socket, which does not show it.
+  while (!broken_ && stream_->has_buffered())
+    if (!fill(kDrainBytes)) broken_locked("connection closed");
   const char* frame = nullptr;
   size_t size = 0;
   while (!broken_ && buffered_frame(&frame, &size)) {

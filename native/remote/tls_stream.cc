@@ -79,7 +79,7 @@ class TlsStream final : public ByteStream {
 
   bool has_buffered() const override {
     std::lock_guard<std::mutex> lock(mutex_);
-    return SSL_has_pending(ssl_) == 1;
+    return SSL_pending(ssl_) > 0;
   }
 
   int fd() const override { return fd_; }
