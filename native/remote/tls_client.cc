@@ -87,12 +87,14 @@ TlsClient::~TlsClient() { SSL_CTX_free(ctx_); }
 std::unique_ptr<ByteStream> TlsClient::handshake(int fd, const std::string& where, std::string* error) {
   std::string prefix = "TLS handshake with " + where + " failed: ";
   SSL* ssl = SSL_new(ctx_);
-  if (ssl == nullptr || SSL_set_fd(ssl, fd) != 1) {
+  BIO* bio = ssl != nullptr ? socket_bio(fd) : nullptr;
+  if (bio == nullptr) {
     *error = prefix + openssl_reason("SSL_new failed");
     SSL_free(ssl);
     ::close(fd);
     return nullptr;
   }
+  SSL_set_bio(ssl, bio, bio);  // ssl owns the BIO now
   bool ip = is_ip_address(verify_host_);
   bool named = ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), verify_host_.c_str()) == 1
                   : SSL_set_tlsext_host_name(ssl, verify_host_.c_str()) == 1 &&

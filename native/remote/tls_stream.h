@@ -33,6 +33,7 @@
 
 typedef struct ssl_ctx_st SSL_CTX;
 typedef struct ssl_st SSL;
+typedef struct bio_st BIO;
 
 namespace gpupool::remote {
 
@@ -57,6 +58,10 @@ class TlsClient {
   std::string verify_host_;
   std::string trust_name_;
 };
+
+// A BIO over the socket that never raises SIGPIPE (tls_socket_bio.cc); the
+// socket stays the caller's. Null when OpenSSL cannot make one.
+BIO* socket_bio(int fd);
 
 // The stream over a socket whose handshake `ssl` completed; makes the socket
 // non-blocking and takes both (tls_stream.cc).
