@@ -2,11 +2,15 @@
 //
 // Contract
 //   Connection::open() runs the handshake of proto/gpupool/v1/remote.proto
-//   from the environment:
+//   from the environment (handshake.cc):
 //     GPUPOOL_REMOTE=host:port + GPUPOOL_TOKEN    through the agent: Hello,
 //         Queued* (waits), Redirect -> connect to the worker, Attach, Welcome;
 //     GPUPOOL_REMOTE_WORKER=host:port + GPUPOOL_REMOTE_SECRET=<64 hex>
 //         straight to a worker: Attach, Welcome.
+//   An address gpupools://host[:port] means TLS to the agent and to its
+//   worker, both certificates verified against `host` and the certificates of
+//   GPUPOOL_REMOTE_TRUST=<PEM file> (default: the system's trust store);
+//   gpupool://host[:port] and host:port are plain TCP (tls_stream.h).
 //   GPUPOOL_REMOTE_MEMORY (e.g. 4GiB) is the memory asked for in Hello,
 //   GPUPOOL_JOB_NAME (else the program's name) its name, GPUPOOL_TEAM its team.
 //   Afterwards:
@@ -55,15 +59,17 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "byte_stream.h"
 #include "wire.h"
 
-struct iovec;
-
 namespace gpupool::remote {
+
+struct Endpoint;
 
 class Connection {
  public:
@@ -92,8 +98,9 @@ class Connection {
   // (it dispatches them itself): `wake_fd` is then written once that call
   // ended, so the caller of pump_notices can wait on it.
   bool pump_notices(int wake_fd);
-  // The socket, for poll(): readable when something arrived.
-  int fd() const { return fd_; }
+  // The socket, for poll(): readable when something arrived (pump_notices
+  // has read what the stream had buffered before it returned true).
+  int fd() const { return stream_->fd(); }
   bool broken() const { return broken_; }
 
   // A batch is sent once it holds this many calls. Small enough that the worker starts on a
@@ -104,6 +111,9 @@ class Connection {
 
  private:
   Connection() = default;
+  struct Dialer;  // handshake.cc
+  CUresult open_worker(Dialer& dialer, const Endpoint& at);
+  CUresult open_agent(Dialer& dialer, const Endpoint& at);
   CUresult attach(const std::string& secret);
   // Bytes already in batch_ ahead of its calls: room for the frame's length,
   // ClientMessage.calls's tag and the CallBatch's length, written at flush.
@@ -127,7 +137,6 @@ class Connection {
                               const std::function<bool(const wire::Reply&)>& on_data, Sink* sink);
   bool fill(size_t max_bytes);
   int read_chunk_into(uint64_t seq, Sink* sink, wire::Reply* reply);
-  bool send_iov(struct iovec* iov, int count);
   bool send_frame(const std::string& message);
   bool read_frame(const char** frame, size_t* size);
   bool read_server_message(wire::ServerMessage* m);
@@ -147,7 +156,7 @@ class Connection {
 
   std::mutex call_mutex_;
   std::mutex send_mutex_;
-  int fd_ = -1;
+  std::unique_ptr<ByteStream> stream_;  // set by open(), never replaced afterwards
   std::atomic<bool> broken_{false};
   std::atomic<int> reader_wake_fd_{-1};  // set by a pump_notices() that found a call reading
   uint64_t next_seq_ = 1;

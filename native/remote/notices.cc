@@ -10,6 +10,11 @@
 #include "host_func.h"
 
 namespace gpupool::remote {
+namespace {
+
+constexpr size_t kDrainBytes = 64 << 10;  // a TLS record is at most 16 KiB
+
+}  // namespace
 
 bool Connection::read_reply_message(wire::ServerMessage* m) {
   for (;;) {
@@ -35,7 +40,11 @@ bool Connection::buffered_frame(const char** frame, size_t* size) {
 
 void Connection::drain_buffered_locked() {
   // No call is waiting for anything now: a whole frame still buffered can only
-  // be a notice (or the worker's Refused).
+  // be a notice (or the worker's Refused). What the stream holds (the rest of
+  // a TLS record) comes into the buffer first: the host-function thread polls
+  // the socket, which does not show it.
+  while (!broken_ && stream_->has_buffered())
+    if (!fill(kDrainBytes)) broken_locked("connection closed");
   const char* frame = nullptr;
   size_t size = 0;
   while (!broken_ && buffered_frame(&frame, &size)) {
@@ -64,8 +73,8 @@ bool Connection::pump_notices(int wake_fd) {
     if (broken_) return true;
     // Only what has arrived: a partial frame's rest is on its way, so reading
     // it may wait; an empty socket returns.
-    pollfd p{fd_, POLLIN, 0};
-    bool partial = inend_ > inpos_;
+    pollfd p{stream_->fd(), POLLIN, 0};
+    bool partial = inend_ > inpos_ || stream_->has_buffered();
     if (!partial && ::poll(&p, 1, 0) <= 0) return true;
     wire::ServerMessage m;
     if (!read_server_message(&m)) {

@@ -58,8 +58,14 @@ final class RunCommand implements Callable<Integer> {
 
   @Option(names = "--remote", paramLabel = "HOST:PORT", description = {
       "Run CMD here against a pooled GPU of the agent at HOST:PORT (its --listen): CMD loads the forwarding",
-      "driver <gpupool home>/lib/remote/libcuda.so.1; no local GPU, driver or agent is needed."})
+      "driver <gpupool home>/lib/remote/libcuda.so.1; no local GPU, driver or agent is needed.",
+      "gpupools://HOST[:PORT]: over TLS (an agent with --tls-cert); gpupool://HOST[:PORT]: plain."})
   String remote;
+
+  @Option(names = "--trust", paramLabel = "PEM", description = {
+      "With --remote gpupools://: the certificates to trust (a CA, or the agent's self-signed one;",
+      "default: $GPUPOOL_REMOTE_TRUST, else the system's trust store)."})
+  Path trust;
 
   @Option(names = "--token", paramLabel = "TOKEN", description = "With --remote: the token (default: $GPUPOOL_TOKEN).")
   String token;
@@ -175,8 +181,16 @@ final class RunCommand implements Callable<Integer> {
 
   /** --remote: the command runs here, its driver calls go to a worker of the remote agent. */
   private int runRemote(long bytes, String jobName, PrintWriter err) throws InterruptedException {
-    if (!remote.matches("[^\\s:]+:\\d{1,5}")) {
-      throw new ParameterException(spec.commandLine(), "--remote: '" + remote + "' is not HOST:PORT");
+    boolean tls = remote.startsWith("gpupools://");
+    if (!remote.matches("[^\\s:/?#@]+:\\d{1,5}") && !remote.matches("gpupools?://[^\\s:/?#@]+(:\\d{1,5})?/?")) {
+      throw new ParameterException(spec.commandLine(), "--remote: '" + remote
+          + "' is not HOST:PORT, gpupool://HOST[:PORT] or (TLS) gpupools://HOST[:PORT]");
+    }
+    if (trust != null && !tls) {
+      throw new ParameterException(spec.commandLine(), "--trust is for TLS: use --remote gpupools://HOST:PORT");
+    }
+    if (trust != null && !Files.isReadable(trust)) {
+      throw new ParameterException(spec.commandLine(), "--trust: cannot read " + trust);
     }
     if (gpus != 1) throw new ParameterException(spec.commandLine(), "--remote: a remote session has 1 GPU");
     String tok = token != null ? token : System.getenv("GPUPOOL_TOKEN");
@@ -194,6 +208,7 @@ final class RunCommand implements Callable<Integer> {
     var env = pb.environment();
     env.merge("LD_LIBRARY_PATH", lib.toString(), (old, l) -> l + ":" + old);
     env.put("GPUPOOL_REMOTE", remote);
+    if (trust != null) env.put("GPUPOOL_REMOTE_TRUST", trust.toAbsolutePath().toString());
     env.put("GPUPOOL_TOKEN", tok);
     if (bytes > 0) env.put("GPUPOOL_REMOTE_MEMORY", Long.toString(bytes));
     env.put("GPUPOOL_JOB_NAME", jobName);

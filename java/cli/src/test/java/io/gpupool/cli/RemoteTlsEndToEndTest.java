@@ -14,13 +14,10 @@ import io.gpupool.client.Kernel;
 import io.gpupool.client.LaunchConfig;
 import io.gpupool.client.PoolUnavailableException;
 import io.gpupool.client.RemoteGpu;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
@@ -44,36 +41,9 @@ class RemoteTlsEndToEndTest {
   private String token;
   private final List<JavaProcess> started = new ArrayList<>();
 
-  private static String openssl() {
-    for (String candidate : List.of("/usr/bin/openssl", "/usr/local/bin/openssl")) {
-      if (Files.isExecutable(Path.of(candidate))) return candidate;
-    }
-    throw new AssertionError("openssl is missing: RemoteTlsEndToEndTest makes its certificates with it"
-        + " (apt-get install openssl; .ci/run installs it)");
-  }
-
-  private void openssl(String... args) throws IOException, InterruptedException {
-    List<String> cmd = new ArrayList<>();
-    cmd.add(openssl());
-    cmd.addAll(List.of(args));
-    Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "openssl " + String.join(" ", args) + " hangs");
-    assertEquals(0, p.exitValue(), "openssl " + String.join(" ", args) + ": " + out);
-  }
-
-  /** A self-signed certificate for {@code cn}; returns the certificate's path (the key: NAME-key.pem, PKCS#8). */
-  private Path selfSigned(String name, String cn, String subjectAltName) throws Exception {
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", name + "-key.raw.pem",
-        "-out", name + "-cert.pem", "-days", "2", "-subj", "/CN=" + cn, "-addext", "subjectAltName=" + subjectAltName);
-    // Netty reads PKCS#8 keys; older openssl writes PKCS#1 from req.
-    openssl("pkcs8", "-topk8", "-nocrypt", "-in", name + "-key.raw.pem", "-out", name + "-key.pem");
-    return dir.resolve(name + "-cert.pem");
-  }
-
   @BeforeEach
   void startAgent() throws Exception {
-    cert = selfSigned("localhost", "localhost", "DNS:localhost,IP:127.0.0.1");
+    cert = new SelfSignedCerts(dir).make("localhost", "localhost", "DNS:localhost,IP:127.0.0.1");
     socket = dir.resolve("agent.sock");
     Path state = dir.resolve("state");
     GpupoolRun created = GpupoolRun.of("token", "create", "--name", "tls-e2e", "--state", state.toString());
@@ -151,7 +121,7 @@ class RemoteTlsEndToEndTest {
 
   @Test
   void withoutTheRightTrustTheCertificateDoesNotVerify() throws Exception {
-    Path other = selfSigned("other", "other.example", "DNS:other.example");
+    Path other = new SelfSignedCerts(dir).make("other", "other.example", "DNS:other.example");
     GpuPool wrongTrust = GpuPool.connect("gpupools://localhost:" + port + "?token=" + token + "&trust=" + other);
     PoolUnavailableException e = assertThrows(PoolUnavailableException.class, wrongTrust::acquire);
     assertTrue(e.getMessage().contains("the agent at localhost:" + port), e.getMessage());

@@ -1,0 +1,163 @@
+package io.gpupool.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The native forwarding driver over TLS end to end: `gpupool agent --listen --tls-cert --tls-key`
+ * with a self-signed certificate for "localhost" (DNS name only), and native programs run by
+ * `gpupool run --remote gpupools://localhost:PORT --trust cert.pem`. The agent redirects each
+ * session to its worker, which only accepts TLS with the agent's certificate: a program that
+ * passes went over TLS to both, each certificate verified against "localhost".
+ */
+class NativeRemoteTlsEndToEndTest {
+  private static final long MIB = 1L << 20;
+
+  @TempDir Path dir;
+  private Path socket;
+  private Path cert;
+  private int port;
+  private String token;
+  private final List<JavaProcess> started = new ArrayList<>();
+
+  @BeforeEach
+  void startAgent() throws Exception {
+    SelfSignedCerts certs = new SelfSignedCerts(dir);
+    cert = certs.make("localhost", "localhost", "DNS:localhost");
+    socket = dir.resolve("agent.sock");
+    Path state = dir.resolve("state");
+    GpupoolRun created = GpupoolRun.of("token", "create", "--name", "native-tls", "--state", state.toString());
+    assertEquals(0, created.exitCode(), created.err());
+    token = created.out().trim();
+    JavaProcess agent = JavaProcess.gpupool(List.of("agent", "--sim", "2", "--socket", socket.toString(),
+        "--http", "off", "--state", state.toString(), "--listen", "127.0.0.1:0",
+        "--tls-cert", cert.toString(), "--tls-key", certs.key("localhost").toString()));
+    started.add(agent);
+    String line = agent.awaitOut(l -> l.startsWith("remote sessions: "));
+    Matcher m = Pattern.compile("remote sessions: 127\\.0\\.0\\.1:(\\d+) \\(TLS\\)").matcher(line);
+    assertTrue(m.find(), line);
+    port = Integer.parseInt(m.group(1));
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    for (JavaProcess p : started) p.close();
+    for (JavaProcess p : started) p.process.waitFor();
+    Files.deleteIfExists(io.gpupool.region.NodeTable.defaultPath(io.gpupool.agent.AgentOptions.instanceFor(socket)));
+  }
+
+  private int runningJobs() {
+    GpupoolRun r = GpupoolRun.of("status", "--json", "--socket", socket.toString());
+    return r.out().split("\"state\": \"RUNNING\"", -1).length - 1;
+  }
+
+  private void awaitRunningJobs(int n) throws InterruptedException {
+    long deadline = System.nanoTime() + JavaProcess.PATIENCE.toNanos();
+    while (runningJobs() != n) {
+      if (System.nanoTime() > deadline) throw new AssertionError("expected " + n + " running jobs");
+      Thread.sleep(100);
+    }
+  }
+
+  /** `gpupool run --remote REMOTE [--trust TRUST] -- CMD` with these variables added. */
+  private JavaProcess runRemote(String remote, Path trust, Map<String, String> env, String... cmd) throws Exception {
+    List<String> args = new ArrayList<>(List.of("run", "--remote", remote, "--token", token, "--memory", "512MiB"));
+    if (trust != null) args.addAll(List.of("--trust", trust.toString()));
+    args.add("--");
+    args.addAll(List.of(cmd));
+    JavaProcess p = JavaProcess.gpupool(args, env);
+    started.add(p);
+    return p;
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"test_module_launch", "test_memcpy", "test_stream_event"})
+  void foundationProgramPassesOverTls(String program) throws Exception {
+    Path exe = JavaProcess.nativeBuild().resolve("tests").resolve(program);
+    JavaProcess p = runRemote("gpupools://localhost:" + port, cert,
+        Map.of("GPUPOOL_KERNELS_DIR", JavaProcess.nativeBuild().resolve("kernels").toString(),
+            "GPUPOOL_TEST_REMOTE_DEVICE", "1"),
+        exe.toString());
+    int code = p.waitFor();
+    assertEquals(0, code, program + " over TLS:\n" + String.join("\n", p.drainOut()) + "\n" + p.drainErr());
+    awaitRunningJobs(0);
+  }
+
+  @Test
+  void aSessionOverTlsHasItsQuotaOnItsWorker() throws Exception {
+    JavaProcess job = runRemote("gpupools://localhost:" + port, cert, Map.of(), JavaProcess.jobProbe().toString());
+    job.send("info");
+    assertEquals("info devices=1 total=" + 512 * MIB + " free=" + 512 * MIB + " rc=CUDA_SUCCESS", job.nextOut());
+    job.send("alloc " + 768 * MIB);
+    assertEquals("alloc " + 768 * MIB + " -> CUDA_ERROR_OUT_OF_MEMORY", job.nextOut());
+    job.send("alloc " + 256 * MIB);
+    assertEquals("alloc " + 256 * MIB + " -> CUDA_SUCCESS", job.nextOut());
+    assertEquals(1, runningJobs());
+    job.send("exit 3");
+    assertEquals(3, job.waitFor());
+    awaitRunningJobs(0);
+  }
+
+  /** The probe's cuInit failed (exit 2, "init -> ERROR") with a stderr line containing `expected`. */
+  private String refused(JavaProcess job, String expected) throws Exception {
+    String line = job.awaitErr(l -> l.contains(expected));
+    assertTrue(job.nextOut().startsWith("init -> CUDA_ERROR_"), "cuInit failed");
+    assertEquals(2, job.waitFor());
+    assertFalse(job.drainErr().contains(token), "the token is not printed");
+    assertEquals(0, runningJobs(), "no session was admitted");
+    return line;
+  }
+
+  @Test
+  void aCertificateNotTrustedIsRefusedBeforeAnyWork() throws Exception {
+    Path other = new SelfSignedCerts(dir).make("other", "localhost", "DNS:localhost");
+    JavaProcess job = runRemote("gpupools://localhost:" + port, other, Map.of(), JavaProcess.jobProbe().toString());
+    String line = refused(job, "TLS handshake with the agent at localhost:" + port + " failed");
+    assertTrue(line.contains("certificate does not verify for 'localhost' against GPUPOOL_REMOTE_TRUST=" + other), line);
+  }
+
+  @Test
+  void theCertificateMustNameTheHost() throws Exception {
+    // Trusted, but issued to "localhost" only: 127.0.0.1 is not a name it carries.
+    JavaProcess job = runRemote("gpupools://127.0.0.1:" + port, cert, Map.of(), JavaProcess.jobProbe().toString());
+    String line = refused(job, "TLS handshake with the agent at 127.0.0.1:" + port + " failed");
+    assertTrue(line.contains("does not verify for '127.0.0.1'"), line);
+    assertTrue(line.contains("mismatch"), line);
+  }
+
+  @Test
+  void aPlainClientFailsClearlyAgainstTheTlsAgent() throws Exception {
+    JavaProcess job = runRemote("127.0.0.1:" + port, null, Map.of(), JavaProcess.jobProbe().toString());
+    String line = refused(job, "the agent at 127.0.0.1:" + port);
+    assertTrue(line.contains("if it serves TLS, set GPUPOOL_REMOTE=gpupools://"), line);
+  }
+
+  @Test
+  void anUnreadableOrEmptyTrustFileIsNamed() throws Exception {
+    Path missing = dir.resolve("missing.pem");
+    JavaProcess job = runRemote("gpupools://localhost:" + port, null, Map.of("GPUPOOL_REMOTE_TRUST", missing.toString()),
+        JavaProcess.jobProbe().toString());
+    String line = refused(job, "GPUPOOL_REMOTE_TRUST=" + missing);
+    assertTrue(line.contains("cannot read the trust file: No such file or directory"), line);
+
+    Path empty = Files.writeString(dir.resolve("empty.pem"), "not a certificate\n");
+    job = runRemote("gpupools://localhost:" + port, empty, Map.of(), JavaProcess.jobProbe().toString());
+    line = refused(job, "GPUPOOL_REMOTE_TRUST=" + empty);
+    assertTrue(line.contains("holds no readable certificate"), line);
+  }
+}
