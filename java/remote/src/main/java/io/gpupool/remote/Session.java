@@ -14,13 +14,16 @@ import static jcuda.driver.JCudaDriver.cuStreamDestroy;
 import io.gpupool.proto.v1.Call;
 import io.gpupool.proto.v1.CallBatch;
 import io.gpupool.proto.v1.Welcome;
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUevent;
@@ -154,10 +157,7 @@ final class Session {
    * False: use {@link #execute}.
    */
   boolean tryExecuteInline(CallBatch batch, int frameBytes) {
-    if (!inline || stopped || batch.getCallsCount() > MAX_INLINE_CALLS || frameBytes > MAX_INLINE_BYTES
-        || inFlight.get() != 0 || dispatcher.hostFunctions().open() != 0) {
-      return false;
-    }
+    if (!inlineAllowed(batch.getCallsCount(), frameBytes)) return false;
     for (Call call : batch.getCallsList()) {
       if (call.getOpCase() == Call.OpCase.MEMCPY_DTOH || call.getOpCase() == Call.OpCase.LAUNCH_HOST_FUNC) return false;
     }
@@ -165,13 +165,34 @@ final class Session {
     return true;
   }
 
+  /** {@link #tryExecuteInline(CallBatch, int)} for a batch of launches decoded from {@code frame}. */
+  boolean tryExecuteInline(LaunchBatch launches, ByteBuf frame) {
+    if (!inlineAllowed(launches.count(), frame.readableBytes())) return false;
+    run(launches, frame);
+    return true;
+  }
+
+  private boolean inlineAllowed(int calls, int frameBytes) {
+    return inline && !stopped && calls <= MAX_INLINE_CALLS && frameBytes <= MAX_INLINE_BYTES && inFlight.get() == 0
+        && dispatcher.hostFunctions().open() == 0;
+  }
+
   /** Queues a batch; {@code done} runs on the session thread once it was executed (or skipped). */
   void execute(CallBatch batch, Runnable done) {
+    submit(() -> run(batch), done);
+  }
+
+  /** {@link #execute(CallBatch, Runnable)} for a batch of launches decoded from {@code frame}. */
+  void execute(LaunchBatch launches, ByteBuf frame, Runnable done) {
+    submit(() -> run(launches, frame), done);
+  }
+
+  private void submit(Runnable batch, Runnable done) {
     inFlight.incrementAndGet();
     try {
       thread.execute(() -> {
         try {
-          run(batch);
+          batch.run();
         } finally {
           try {
             done.run();
@@ -187,14 +208,33 @@ final class Session {
   }
 
   private void run(CallBatch batch) {
+    runLocked(out -> {
+      for (Call call : batch.getCallsList()) {
+        if (stopped) break;
+        dispatcher.run(call, out);
+      }
+    });
+  }
+
+  private void run(LaunchBatch launches, ByteBuf frame) {
+    runLocked(out -> {
+      int base = frame.readerIndex();
+      ByteBuffer view = frame.nioBuffer(base, frame.readableBytes());
+      for (int i = 0; i < launches.count() && !stopped; i++) {
+        int at = (int) launches.get(i, LaunchBatch.PARAMS_INDEX) - base;
+        view.limit(at + (int) launches.get(i, LaunchBatch.PARAMS_LENGTH)).position(at);
+        dispatcher.runLaunch(launches, i, view);
+      }
+    });
+  }
+
+  /** Runs {@code calls} with the context held, then flushes their replies. */
+  private void runLocked(Consumer<ReplyWriter> calls) {
     synchronized (contextGuard) {
       if (endRequested) return;
       try {
         ReplyWriter out = writer;
-        for (Call call : batch.getCallsList()) {
-          if (stopped) break;
-          dispatcher.run(call, out);
-        }
+        calls.accept(out);
         liveHandles = table.size();
         if (!stopped) out.flush();
       } catch (RuntimeException e) {
