@@ -31,11 +31,28 @@ final class LaunchBatchDecoder {
       LaunchBatch.BLOCK_Y, LaunchBatch.BLOCK_Z, LaunchBatch.SHARED_BYTES, LaunchBatch.STREAM};
   private static final boolean[] LAUNCH_FIELD_IS_UINT32 = {false, true, true, true, true, true, true, true, false};
 
+  /** Larger frames are left to protobuf (the worker executes batches up to this size inline too). */
+  static final int MAX_FRAME_BYTES = Session.MAX_INLINE_BYTES;
+
   private LaunchBatchDecoder() {}
 
-  /** The frame's launches, or null when it is not a batch of launches only (see the class comment). */
+  /**
+   * The frame's launches, or null when it is not a batch of launches only (see the class
+   * comment). A frame over {@link #MAX_FRAME_BYTES} is not looked at: launch batches are small,
+   * and the bytes are copied out of the frame first (decoding a byte array costs a fraction of
+   * decoding through the ByteBuf, and the batch then owns its params).
+   */
   static LaunchBatch decode(ByteBuf frame) {
-    Cursor c = new Cursor(frame, frame.readerIndex(), frame.writerIndex());
+    int n = frame.readableBytes();
+    if (n == 0 || n > MAX_FRAME_BYTES || frame.getByte(frame.readerIndex()) != CLIENT_MESSAGE_CALLS) return null;
+    byte[] bytes = new byte[n];
+    frame.getBytes(frame.readerIndex(), bytes);
+    return decode(bytes);
+  }
+
+  /** {@link #decode(ByteBuf)} of a whole frame's bytes; the batch keeps {@code bytes}. */
+  static LaunchBatch decode(byte[] bytes) {
+    Cursor c = new Cursor(bytes);
     if (c.varint() != CLIENT_MESSAGE_CALLS) return null;
     long batchEnd = c.lengthEnd();
     if (batchEnd != c.end) return null; // exactly one field: the CallBatch, to the end of the frame
@@ -49,7 +66,7 @@ final class LaunchBatchDecoder {
       if (!decodeCall(c, (int) callEnd, fields, count * LaunchBatch.STRIDE)) return null;
       count++;
     }
-    return count == 0 || c.failed ? null : new LaunchBatch(fields, count);
+    return count == 0 || c.failed ? null : new LaunchBatch(bytes, fields, count);
   }
 
   /** Call{seq = 1, launch_kernel = 44} and nothing else, each at most once, launch_kernel present. */
@@ -98,17 +115,16 @@ final class LaunchBatchDecoder {
     return c.at == end;
   }
 
-  /** Reads varints and lengths within [at, end) of a buffer; sets failed instead of throwing. */
+  /** Reads varints and lengths within a byte array; sets failed instead of throwing. */
   private static final class Cursor {
-    final ByteBuf buf;
+    final byte[] buf;
     final int end;
     int at;
     boolean failed;
 
-    Cursor(ByteBuf buf, int at, int end) {
+    Cursor(byte[] buf) {
       this.buf = buf;
-      this.at = at;
-      this.end = end;
+      this.end = buf.length;
     }
 
     /**
@@ -123,11 +139,11 @@ final class LaunchBatchDecoder {
           failed = true;
           return 0;
         }
-        byte b = buf.getByte(at++);
+        byte b = buf[at++];
         v |= (long) (b & 0x7f) << shift;
         if (b >= 0) return v;
       }
-      if (at < end && buf.getByte(at) == 1) {
+      if (at < end && buf[at] == 1) {
         at++;
         return v | Long.MIN_VALUE;
       }

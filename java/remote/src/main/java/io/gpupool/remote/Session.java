@@ -14,7 +14,6 @@ import static jcuda.driver.JCudaDriver.cuStreamDestroy;
 import io.gpupool.proto.v1.Call;
 import io.gpupool.proto.v1.CallBatch;
 import io.gpupool.proto.v1.Welcome;
-import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -165,10 +164,10 @@ final class Session {
     return true;
   }
 
-  /** {@link #tryExecuteInline(CallBatch, int)} for a batch of launches decoded from {@code frame}. */
-  boolean tryExecuteInline(LaunchBatch launches, ByteBuf frame) {
-    if (!inlineAllowed(launches.count(), frame.readableBytes())) return false;
-    run(launches, frame);
+  /** {@link #tryExecuteInline(CallBatch, int)} for a decoded batch of launches. */
+  boolean tryExecuteInline(LaunchBatch launches, int frameBytes) {
+    if (!inlineAllowed(launches.count(), frameBytes)) return false;
+    run(launches);
     return true;
   }
 
@@ -182,9 +181,9 @@ final class Session {
     submit(() -> run(batch), done);
   }
 
-  /** {@link #execute(CallBatch, Runnable)} for a batch of launches decoded from {@code frame}. */
-  void execute(LaunchBatch launches, ByteBuf frame, Runnable done) {
-    submit(() -> run(launches, frame), done);
+  /** {@link #execute(CallBatch, Runnable)} for a decoded batch of launches. */
+  void execute(LaunchBatch launches, Runnable done) {
+    submit(() -> run(launches), done);
   }
 
   private void submit(Runnable batch, Runnable done) {
@@ -216,12 +215,11 @@ final class Session {
     });
   }
 
-  private void run(LaunchBatch launches, ByteBuf frame) {
+  private void run(LaunchBatch launches) {
     runLocked(out -> {
-      int base = frame.readerIndex();
-      ByteBuffer view = frame.nioBuffer(base, frame.readableBytes());
+      ByteBuffer view = ByteBuffer.wrap(launches.bytes());
       for (int i = 0; i < launches.count() && !stopped; i++) {
-        int at = (int) launches.get(i, LaunchBatch.PARAMS_INDEX) - base;
+        int at = (int) launches.get(i, LaunchBatch.PARAMS_INDEX);
         view.limit(at + (int) launches.get(i, LaunchBatch.PARAMS_LENGTH)).position(at);
         dispatcher.runLaunch(launches, i, view);
       }

@@ -59,8 +59,8 @@ final class SessionHandler extends SimpleChannelInboundHandler<InboundFrame> {
       for (int i = 0; i < launches.count(); i++) {
         if (!nextSeq(ctx, launches.get(i, LaunchBatch.SEQ))) return false;
       }
-      if (session.tryExecuteInline(launches, frame.frame())) return false; // executed: the frame is released
-      return hand(ctx, frame, done -> session.execute(launches, frame.frame(), done));
+      if (session.tryExecuteInline(launches, frame.frame().readableBytes())) return false; // executed: the frame is released
+      return hand(ctx, frame, done -> session.execute(launches, done));
     }
     ClientMessage message = frame.message();
     if (message.hasHostFuncDone()) {
