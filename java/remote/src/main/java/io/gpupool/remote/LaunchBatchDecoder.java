@@ -7,7 +7,7 @@ import java.util.Arrays;
  * Decodes a frame holding ClientMessage{calls: CallBatch{calls: [Call{seq, launch_kernel}...]}}
  * into a {@link LaunchBatch} without building protobuf objects: on the worker, protobuf's
  * parsing (a builder, a message and a ByteString per call and per LaunchKernel) cost more than
- * the launch itself. The native client encodes these frames by hand as well
+ * the simulated driver's launch call (17% against 10% of the worker's samples). The native client encodes these frames by hand as well
  * (wire::encode_launch_kernel).
  *
  * <p>Contract: {@link #decode} accepts a strict subset of the wire format and returns null for
