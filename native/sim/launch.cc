@@ -30,16 +30,16 @@ struct Launch {
   bool per_thread;  // the _ptsz entry point: NULL is the per-thread stream
 };
 
-// The parameter buffer, laid out at the PTX offsets, from either form.
-CUresult copy_params(const ptx::Entry& entry, void** kernel_params, void** extra,
-                     std::vector<uint8_t>* buffer) {
+// The parameter buffer, laid out at the PTX offsets, from either form, into
+// `buffer` (entry.param_bytes bytes).
+CUresult copy_params(const ptx::Entry& entry, void** kernel_params, void** extra, uint8_t* buffer) {
   if (kernel_params != nullptr && extra != nullptr) return CUDA_ERROR_INVALID_VALUE;
-  buffer->assign(entry.param_bytes, 0);
+  if (entry.param_bytes > 0) std::memset(buffer, 0, entry.param_bytes);
   if (entry.params.empty()) return CUDA_SUCCESS;
   if (kernel_params != nullptr) {
     for (size_t i = 0; i < entry.params.size(); ++i) {
       if (kernel_params[i] == nullptr) return CUDA_ERROR_INVALID_VALUE;
-      std::memcpy(buffer->data() + entry.params[i].offset, kernel_params[i], entry.params[i].size);
+      std::memcpy(buffer + entry.params[i].offset, kernel_params[i], entry.params[i].size);
     }
     return CUDA_SUCCESS;
   }
@@ -62,9 +62,45 @@ CUresult copy_params(const ptx::Entry& entry, void** kernel_params, void** extra
   // As driver 580: a buffer larger than the parameters is refused, a smaller
   // one is taken as far as it goes (the rest reads as zero here, garbage there).
   if (*size > entry.param_bytes) return CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES;
-  std::memcpy(buffer->data(), data, *size);
+  std::memcpy(buffer, data, *size);
   return CUDA_SUCCESS;
 }
+
+// The queued kernel of a launch whose parameters fit inline (nearly all): the
+// closure carries them itself, so a launch costs the one allocation of the
+// std::function and nothing else. Submitter and executor are different
+// threads, and every allocation made on one and freed on the other costs
+// both a trip through malloc's shared arena: that was the bulk of a launch.
+struct InlineKernel {
+  static constexpr size_t kBytes = 64, kParams = 8;
+  Context* ctx;
+  KernelFn run;
+  LaunchGeometry geometry;
+  uint32_t count;
+  uint16_t offsets[kParams];
+  alignas(16) uint8_t bytes[kBytes];
+
+  CUresult operator()() const {
+    const uint8_t* params[kParams];
+    for (uint32_t i = 0; i < count; ++i) params[i] = bytes + offsets[i];
+    return run(ctx, geometry, params);
+  }
+};
+
+// Any other launch: the parameters on the heap.
+struct HeapKernel {
+  Context* ctx;
+  KernelFn run;
+  LaunchGeometry geometry;
+  std::shared_ptr<const std::vector<uint8_t>> bytes;
+  std::shared_ptr<const std::vector<size_t>> offsets;
+
+  CUresult operator()() const {
+    std::vector<const uint8_t*> params;
+    for (size_t offset : *offsets) params.push_back(bytes->data() + offset);
+    return run(ctx, geometry, params.data());
+  }
+};
 
 }  // namespace
 
@@ -92,19 +128,22 @@ CUresult prepare_kernel(Context* ctx, CUfunction handle, const unsigned grid[3],
   }
   if (shared_bytes > static_cast<unsigned>(f->max_dynamic_shared.load())) return CUDA_ERROR_INVALID_VALUE;
 
-  auto args = std::make_shared<std::vector<uint8_t>>();
-  r = copy_params(*f->entry, kernel_params, extra, args.get());
-  if (r != CUDA_SUCCESS) return r;
-  std::vector<size_t> offsets;
-  for (const ptx::Param& p : f->entry->params) offsets.push_back(p.offset);
-
-  KernelFn run = f->kernel->run;
+  const ptx::Entry& entry = *f->entry;
   LaunchGeometry geometry{{grid[0], grid[1], grid[2]}, {block[0], block[1], block[2]}, shared_bytes};
-  *work = [ctx, run, geometry, args, offsets]() {
-    std::vector<const uint8_t*> params;
-    for (size_t offset : offsets) params.push_back(args->data() + offset);
-    return run(ctx, geometry, params.data());
-  };
+  if (entry.param_bytes <= InlineKernel::kBytes && entry.params.size() <= InlineKernel::kParams) {
+    InlineKernel k{ctx, f->kernel->run, geometry, static_cast<uint32_t>(entry.params.size()), {}, {}};
+    r = copy_params(entry, kernel_params, extra, k.bytes);
+    if (r != CUDA_SUCCESS) return r;
+    for (size_t i = 0; i < entry.params.size(); ++i) k.offsets[i] = static_cast<uint16_t>(entry.params[i].offset);
+    *work = k;
+    return CUDA_SUCCESS;
+  }
+  auto bytes = std::make_shared<std::vector<uint8_t>>(entry.param_bytes);
+  r = copy_params(entry, kernel_params, extra, bytes->data());
+  if (r != CUDA_SUCCESS) return r;
+  auto offsets = std::make_shared<std::vector<size_t>>();
+  for (const ptx::Param& p : entry.params) offsets->push_back(p.offset);
+  *work = HeapKernel{ctx, f->kernel->run, geometry, std::move(bytes), std::move(offsets)};
   return CUDA_SUCCESS;
 }
 

@@ -51,6 +51,7 @@ final class AttachHandler extends SimpleChannelInboundHandler<InboundFrame> {
       return;
     }
     decoder.maxBytes(server.limits().maxFrameBytes());
+    decoder.decodeLaunches(); // only the SessionHandler takes InboundFrames without a message
     session.attach(ctx.channel());
     ctx.pipeline().replace(this, "session", new SessionHandler(session));
     ctx.channel().writeAndFlush(ServerMessage.newBuilder().setWelcome(session.welcome()).build());

@@ -25,13 +25,15 @@ import io.netty.util.ReferenceCountUtil;
  * cumulation). With a {@link FrameReadAllocator}, the reads of such a frame's rest go straight
  * into that buffer ({@link #readTarget}), so a large frame is not copied at all. The message is
  * parsed in place with aliasing, so its {@code bytes} fields (HtoD data) are views of the frame:
- * each {@link InboundFrame} owns its frame buffer until released.
+ * each {@link InboundFrame} owns its frame buffer until released. Once attached, batches of
+ * launches skip protobuf ({@link #decodeLaunches}).
  */
 final class BoundedFrameDecoder extends ChannelInboundHandlerAdapter {
   /** A frame's rest of at least this many bytes is read straight into its buffer. */
   static final int DIRECT_READ_BYTES = 64 * 1024;
 
   private volatile int maxBytes;
+  private boolean decodeLaunches; // set on the event loop, read there
   private int length = -1;     // the current frame's length once its prefix is read
   private int prefix;          // the length prefix read so far
   private int prefixBytes;
@@ -45,6 +47,15 @@ final class BoundedFrameDecoder extends ChannelInboundHandlerAdapter {
 
   void maxBytes(int value) {
     maxBytes = value;
+  }
+
+  /**
+   * From now on a frame that is a batch of launches only is decoded by {@link LaunchBatchDecoder}
+   * and passed on as an InboundFrame without a message (once attached: only the session's
+   * handler takes those). Called on the event loop.
+   */
+  void decodeLaunches() {
+    decodeLaunches = true;
   }
 
   /**
@@ -137,7 +148,12 @@ final class BoundedFrameDecoder extends ChannelInboundHandlerAdapter {
     return false;
   }
 
-  private static void emit(ChannelHandlerContext ctx, ByteBuf frame) {
+  private void emit(ChannelHandlerContext ctx, ByteBuf frame) {
+    LaunchBatch launches = decodeLaunches ? LaunchBatchDecoder.decode(frame) : null;
+    if (launches != null) {
+      ctx.fireChannelRead(new InboundFrame(launches, frame));
+      return;
+    }
     ClientMessage message;
     try {
       CodedInputStream input = UnsafeByteOperations.unsafeWrap(frame.nioBuffer()).newCodedInput();

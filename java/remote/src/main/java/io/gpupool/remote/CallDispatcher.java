@@ -4,6 +4,7 @@ import static jcuda.driver.JCudaDriver.cuCtxSynchronize;
 
 import io.gpupool.proto.v1.Call;
 import io.gpupool.proto.v1.Reply;
+import java.nio.ByteBuffer;
 
 /**
  * Runs one session's calls in seq order and keeps the CUDA-like error contract of remote.proto:
@@ -57,12 +58,7 @@ final class CallDispatcher {
   void run(Call call, ReplySink out) {
     long seq = call.getSeq();
     if (pipelined(call.getOpCase())) {
-      int r = runPipelined(call);
-      if (r != CudaResult.SUCCESS && !deferred) {
-        deferred = true;
-        deferredResult = r;
-        deferredSeq = seq;
-      }
+      defer(runPipelined(call), seq);
       return;
     }
     if (deferred) {
@@ -73,6 +69,23 @@ final class CallDispatcher {
       return;
     }
     runSynchronous(call, out);
+  }
+
+  /** Launch {@code i} of a decoded batch (a LaunchKernel call), its packed params in {@code params}. */
+  void runLaunch(LaunchBatch b, int i, ByteBuffer params) {
+    int r = modules.launch(b.get(i, LaunchBatch.FUNCTION), b.getInt(i, LaunchBatch.GRID_X), b.getInt(i, LaunchBatch.GRID_Y),
+        b.getInt(i, LaunchBatch.GRID_Z), b.getInt(i, LaunchBatch.BLOCK_X), b.getInt(i, LaunchBatch.BLOCK_Y),
+        b.getInt(i, LaunchBatch.BLOCK_Z), b.getInt(i, LaunchBatch.SHARED_BYTES), b.get(i, LaunchBatch.STREAM), params);
+    defer(r, b.get(i, LaunchBatch.SEQ));
+  }
+
+  /** Keeps the first failure of a pipelined call for the next synchronous one. */
+  private void defer(int result, long seq) {
+    if (result != CudaResult.SUCCESS && !deferred) {
+      deferred = true;
+      deferredResult = result;
+      deferredSeq = seq;
+    }
   }
 
   private int runPipelined(Call c) {

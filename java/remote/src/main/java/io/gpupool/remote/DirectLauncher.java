@@ -1,7 +1,5 @@
 package io.gpupool.remote;
 
-import com.google.protobuf.ByteString;
-import io.gpupool.proto.v1.LaunchKernel;
 import io.gpupool.proto.v1.ParamInfo;
 import java.nio.ByteBuffer;
 import java.util.List;
@@ -62,15 +60,19 @@ final class DirectLauncher {
   }
 
   /**
-   * Launches {@code c} as {@code f} on the raw stream {@code stream}: the CUresult, or
-   * CUDA_ERROR_INVALID_VALUE when the packed parameters are shorter than the layout.
+   * Launches {@code f} on the raw stream {@code stream} with the packed parameters in
+   * {@code params} (from its position to its limit; the position moves): the CUresult, or
+   * CUDA_ERROR_INVALID_VALUE when they are shorter than the layout.
    */
-  int launch(Prepared f, LaunchKernel c, long stream) {
-    ByteString packed = c.getParams();
-    if (packed.size() < f.paramBytes()) return CudaResult.INVALID_VALUE;
+  int launch(Prepared f, int gridX, int gridY, int gridZ, int blockX, int blockY, int blockZ, int sharedBytes,
+      long stream, ByteBuffer params) {
+    if (params.remaining() < f.paramBytes()) return CudaResult.INVALID_VALUE;
+    int limit = params.limit();
+    params.limit(params.position() + f.paramBytes());
     areaBuffer.clear();
-    (packed.size() == f.paramBytes() ? packed : packed.substring(0, f.paramBytes())).copyTo(areaBuffer);
-    return DriverFunctions.launchKernel(f.function(), c.getGridX(), c.getGridY(), c.getGridZ(), c.getBlockX(),
-        c.getBlockY(), c.getBlockZ(), c.getSharedBytes(), stream, f.kernelParamsAddress());
+    areaBuffer.put(params);
+    params.limit(limit);
+    return DriverFunctions.launchKernel(f.function(), gridX, gridY, gridZ, blockX, blockY, blockZ, sharedBytes, stream,
+        f.kernelParamsAddress());
   }
 }

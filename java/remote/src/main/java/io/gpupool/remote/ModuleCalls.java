@@ -11,6 +11,7 @@ import io.gpupool.proto.v1.GlobalInfo;
 import io.gpupool.proto.v1.LaunchKernel;
 import io.gpupool.proto.v1.ParamInfo;
 import io.gpupool.proto.v1.Reply;
+import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
@@ -123,17 +124,27 @@ final class ModuleCalls {
   }
 
   int launch(LaunchKernel c) {
-    Function f = table.get(c.getFunction(), HandleTable.Kind.FUNCTION, Function.class);
+    return launch(c.getFunction(), c.getGridX(), c.getGridY(), c.getGridZ(), c.getBlockX(), c.getBlockY(), c.getBlockZ(),
+        c.getSharedBytes(), c.getStream(), c.getParams().asReadOnlyByteBuffer());
+  }
+
+  /** A LaunchKernel's fields; {@code params} holds the packed parameters from its position to its limit. */
+  int launch(long function, int gridX, int gridY, int gridZ, int blockX, int blockY, int blockZ, int sharedBytes,
+      long streamId, ByteBuffer params) {
+    Function f = table.get(function, HandleTable.Kind.FUNCTION, Function.class);
     if (f == null) return CudaResult.INVALID_HANDLE;
     if (f.direct() != null) {
-      long raw = streams.raw(c.getStream());
-      return raw == -1 ? CudaResult.INVALID_HANDLE : launcher.launch(f.direct(), c, raw);
+      long raw = streams.raw(streamId);
+      return raw == -1 ? CudaResult.INVALID_HANDLE
+          : launcher.launch(f.direct(), gridX, gridY, gridZ, blockX, blockY, blockZ, sharedBytes, raw, params);
     }
-    CUstream stream = streams.resolve(c.getStream());
+    CUstream stream = streams.resolve(streamId);
     if (stream == Streams.INVALID) return CudaResult.INVALID_HANDLE;
-    Pointer params = KernelParams.unpack(f.layout(), c.getParams().toByteArray());
-    if (params == null) return CudaResult.INVALID_VALUE;
-    return cuLaunchKernel(f.function(), c.getGridX(), c.getGridY(), c.getGridZ(), c.getBlockX(), c.getBlockY(),
-        c.getBlockZ(), c.getSharedBytes(), stream, params, null);
+    byte[] packed = new byte[params.remaining()];
+    params.get(packed);
+    Pointer kernelParams = KernelParams.unpack(f.layout(), packed);
+    if (kernelParams == null) return CudaResult.INVALID_VALUE;
+    return cuLaunchKernel(f.function(), gridX, gridY, gridZ, blockX, blockY, blockZ, sharedBytes, stream, kernelParams,
+        null);
   }
 }

@@ -16,11 +16,13 @@ import io.gpupool.proto.v1.CallBatch;
 import io.gpupool.proto.v1.Welcome;
 import io.netty.channel.Channel;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUevent;
@@ -154,10 +156,7 @@ final class Session {
    * False: use {@link #execute}.
    */
   boolean tryExecuteInline(CallBatch batch, int frameBytes) {
-    if (!inline || stopped || batch.getCallsCount() > MAX_INLINE_CALLS || frameBytes > MAX_INLINE_BYTES
-        || inFlight.get() != 0 || dispatcher.hostFunctions().open() != 0) {
-      return false;
-    }
+    if (!inlineAllowed(batch.getCallsCount(), frameBytes)) return false;
     for (Call call : batch.getCallsList()) {
       if (call.getOpCase() == Call.OpCase.MEMCPY_DTOH || call.getOpCase() == Call.OpCase.LAUNCH_HOST_FUNC) return false;
     }
@@ -165,13 +164,34 @@ final class Session {
     return true;
   }
 
+  /** {@link #tryExecuteInline(CallBatch, int)} for a decoded batch of launches. */
+  boolean tryExecuteInline(LaunchBatch launches, int frameBytes) {
+    if (!inlineAllowed(launches.count(), frameBytes)) return false;
+    run(launches);
+    return true;
+  }
+
+  private boolean inlineAllowed(int calls, int frameBytes) {
+    return inline && !stopped && calls <= MAX_INLINE_CALLS && frameBytes <= MAX_INLINE_BYTES && inFlight.get() == 0
+        && dispatcher.hostFunctions().open() == 0;
+  }
+
   /** Queues a batch; {@code done} runs on the session thread once it was executed (or skipped). */
   void execute(CallBatch batch, Runnable done) {
+    submit(() -> run(batch), done);
+  }
+
+  /** {@link #execute(CallBatch, Runnable)} for a decoded batch of launches. */
+  void execute(LaunchBatch launches, Runnable done) {
+    submit(() -> run(launches), done);
+  }
+
+  private void submit(Runnable batch, Runnable done) {
     inFlight.incrementAndGet();
     try {
       thread.execute(() -> {
         try {
-          run(batch);
+          batch.run();
         } finally {
           try {
             done.run();
@@ -187,14 +207,32 @@ final class Session {
   }
 
   private void run(CallBatch batch) {
+    runLocked(out -> {
+      for (Call call : batch.getCallsList()) {
+        if (stopped) break;
+        dispatcher.run(call, out);
+      }
+    });
+  }
+
+  private void run(LaunchBatch launches) {
+    runLocked(out -> {
+      ByteBuffer view = ByteBuffer.wrap(launches.bytes());
+      for (int i = 0; i < launches.count() && !stopped; i++) {
+        int at = (int) launches.get(i, LaunchBatch.PARAMS_INDEX);
+        view.limit(at + (int) launches.get(i, LaunchBatch.PARAMS_LENGTH)).position(at);
+        dispatcher.runLaunch(launches, i, view);
+      }
+    });
+  }
+
+  /** Runs {@code calls} with the context held, then flushes their replies. */
+  private void runLocked(Consumer<ReplyWriter> calls) {
     synchronized (contextGuard) {
       if (endRequested) return;
       try {
         ReplyWriter out = writer;
-        for (Call call : batch.getCallsList()) {
-          if (stopped) break;
-          dispatcher.run(call, out);
-        }
+        calls.accept(out);
         liveHandles = table.size();
         if (!stopped) out.flush();
       } catch (RuntimeException e) {

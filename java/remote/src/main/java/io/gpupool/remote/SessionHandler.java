@@ -7,6 +7,7 @@ import io.gpupool.proto.v1.Refused;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 
 /**
  * The attached connection, on the event loop: checks every batch (only CallBatch, every call a
@@ -52,8 +53,16 @@ final class SessionHandler extends SimpleChannelInboundHandler<InboundFrame> {
 
   /** True if the batch was handed to the session thread, which then releases the frame. */
   private boolean queue(ChannelHandlerContext ctx, InboundFrame frame) {
-    ClientMessage message = frame.message();
     if (refused) return false;
+    LaunchBatch launches = frame.launches();
+    if (launches != null) {
+      for (int i = 0; i < launches.count(); i++) {
+        if (!nextSeq(ctx, launches.get(i, LaunchBatch.SEQ))) return false;
+      }
+      if (session.tryExecuteInline(launches, frame.frame().readableBytes())) return false; // executed: the frame is released
+      return hand(ctx, frame, done -> session.execute(launches, done));
+    }
+    ClientMessage message = frame.message();
     if (message.hasHostFuncDone()) {
       long id = message.getHostFuncDone().getId();
       if (!session.hostFunctions().done(id)) {
@@ -71,17 +80,28 @@ final class SessionHandler extends SimpleChannelInboundHandler<InboundFrame> {
         refuse(ctx, "call " + Long.toUnsignedString(call.getSeq()) + " has no known op");
         return false;
       }
-      if (expectedSeq != -1 && call.getSeq() != expectedSeq) {
-        refuse(ctx, "call seq " + Long.toUnsignedString(call.getSeq()) + ", expected " + Long.toUnsignedString(expectedSeq));
-        return false;
-      }
-      expectedSeq = call.getSeq() + 1;
+      if (!nextSeq(ctx, call.getSeq())) return false;
     }
     if (session.tryExecuteInline(batch, frame.frame().readableBytes())) return false; // executed: the frame is released
+    return hand(ctx, frame, done -> session.execute(batch, done));
+  }
+
+  /** Checks that seq follows the previous call's; refuses the session (false) if not. */
+  private boolean nextSeq(ChannelHandlerContext ctx, long seq) {
+    if (expectedSeq != -1 && seq != expectedSeq) {
+      refuse(ctx, "call seq " + Long.toUnsignedString(seq) + ", expected " + Long.toUnsignedString(expectedSeq));
+      return false;
+    }
+    expectedSeq = seq + 1;
+    return true;
+  }
+
+  /** Queues the frame's batch for the session thread through {@code execute}, counting its bytes until done. */
+  private boolean hand(ChannelHandlerContext ctx, InboundFrame frame, Consumer<Runnable> execute) {
     long size = frame.frame().readableBytes();
     queuedBytes.addAndGet(size);
     updateAutoRead(ctx);
-    session.execute(batch, () -> {
+    execute.accept(() -> {
       frame.release(); // the calls' data (views of the frame) is no longer used
       if (queuedBytes.addAndGet(-size) <= MAX_QUEUED_BYTES && !ctx.channel().config().isAutoRead()) {
         ctx.channel().eventLoop().execute(() -> updateAutoRead(ctx));

@@ -105,6 +105,7 @@ class WorkerFuzzTest {
 
   /** A frame of a plausible batch on the session's allocation, with the client's next seqs. */
   private static byte[] validBatch(RawClient c, long d, Random random) {
+    if (random.nextInt(3) == 0) return validLaunches(c, random);
     byte[] data = new byte[1 + random.nextInt(512)];
     random.nextBytes(data);
     List<Call.Builder> calls = new ArrayList<>(List.of(
@@ -124,6 +125,20 @@ class WorkerFuzzTest {
     CallBatch.Builder batch = CallBatch.newBuilder();
     long seq = c.nextSeq();
     for (Call.Builder call : calls.subList(0, 1 + random.nextInt(calls.size()))) batch.addCalls(call.setSeq(seq++));
+    c.skipSeq(seq - c.nextSeq());
+    return ClientMessage.newBuilder().setCalls(batch).build().toByteArray();
+  }
+
+  /** A frame of launches only (the worker decodes those without protobuf: LaunchBatchDecoder). */
+  private static byte[] validLaunches(RawClient c, Random random) {
+    CallBatch.Builder batch = CallBatch.newBuilder();
+    long seq = c.nextSeq();
+    for (int k = 1 + random.nextInt(8); k > 0; k--) {
+      byte[] params = new byte[random.nextInt(40)];
+      random.nextBytes(params);
+      batch.addCalls(Calls.launch(random.nextInt(3) == 0 ? random.nextLong() : random.nextInt(1 << 17),
+          random.nextInt(4), random.nextInt(2048), params).setSeq(seq++));
+    }
     c.skipSeq(seq - c.nextSeq());
     return ClientMessage.newBuilder().setCalls(batch).build().toByteArray();
   }

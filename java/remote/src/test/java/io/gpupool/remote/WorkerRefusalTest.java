@@ -155,6 +155,24 @@ class WorkerRefusalTest {
   }
 
   @Test
+  void seqGapInABatchOfLaunchesEndsTheSession() throws Exception {
+    // Such a batch is decoded without protobuf (LaunchBatchDecoder); it is checked the same way.
+    try (WorkerServer server = WorkerSessionTest.server(); RawClient c = RawClient.attached(server, SECRET)) {
+      long launch = c.call(Calls.launch(0x7777, 1, 1, new byte[0]), Calls.launch(0x7777, 1, 1, new byte[0]));
+      c.call(Calls.sync());
+      io.gpupool.proto.v1.Reply r = c.reply();
+      assertEquals(CudaResult.INVALID_HANDLE, r.getResult(), "the unknown function's error, deferred");
+      assertEquals(launch, r.getDeferredSeq());
+      c.skipSeq(1);
+      c.call(Calls.launch(0x7777, 1, 1, new byte[0]));
+      ServerMessage m = c.drainUntilClosed(10_000);
+      assertEquals(Refused.Reason.BAD_REQUEST, m.getRefused().getReason());
+      assertTrue(m.getRefused().getMessage().contains("expected"), m.getRefused().getMessage());
+      server.finished().get(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
   void secondAttachOrHelloInASessionEndsIt() throws Exception {
     try (WorkerServer server = WorkerSessionTest.server(); RawClient c = RawClient.attached(server, SECRET)) {
       ServerMessage m = c.attach(SECRET);
