@@ -83,8 +83,12 @@ class RemoteSessionThreadsTest {
     caller.start();
     awaitIn(caller, "FrameReader.next"); // the caller itself waits on the socket: no hand-off
     Thread session = sessionThread();
-    awaitIn(session, "ReadRole.nextWork");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (session.getState() != Thread.State.WAITING && System.nanoTime() < deadline) {
+      Thread.sleep(5);
+    }
     assertEquals(Thread.State.WAITING, session.getState(), Arrays.toString(session.getStackTrace()));
+    awaitIn(session, "ReadRole.nextWork"); // waiting for work, not for the socket
     answer.countDown();
     caller.join(20_000);
     assertFalse(caller.isAlive(), "the caller got its reply");
