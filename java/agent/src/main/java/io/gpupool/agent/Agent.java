@@ -159,13 +159,17 @@ public final class Agent implements AutoCloseable {
     });
   }
 
-  /** The process that now carries a running job (a remote session's worker). */
-  public void setLauncher(Job job, long pid) {
-    core.execute(() -> {
+  /**
+   * The process that now carries a running job (a remote session's worker). Completes once the
+   * core thread has recorded it: only then may the job's connection close without ending the
+   * job, since liveness looks at the connection first and then at this process.
+   */
+  public CompletableFuture<Void> setLauncher(Job job, long pid) {
+    return CompletableFuture.runAsync(() -> {
       job.launcherPid = (int) pid;
       job.launcherStartTime = Processes.startTime((int) pid).orElse(0);
       refreshStatus();
-    });
+    }, core);
   }
 
   /** The connection of a job's `gpupool run` closed (its command ended, or it died). */

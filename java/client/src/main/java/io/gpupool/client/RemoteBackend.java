@@ -10,6 +10,7 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Predicate;
 
 /**
  * A GPU on a worker, through remote.proto: each operation becomes one Call (copies: one
@@ -125,7 +126,7 @@ final class RemoteBackend implements GpuBackend {
     String description = "cuMemcpyHtoDAsync(" + src.bytes() + " bytes)";
     sendChunks(dptr, src, stream, true, description);
     // The Barrier's reply says the chunks were taken: src may be reused, and the copy is on its stream.
-    return session.call(Call.newBuilder().setBarrier(Barrier.getDefaultInstance()), description, r -> true);
+    return session.callAsync(Call.newBuilder().setBarrier(Barrier.getDefaultInstance()), description, r -> true, null);
   }
 
   private void sendChunks(long dptr, HostMemory src, long stream, boolean async, String description) {
@@ -139,29 +140,35 @@ final class RemoteBackend implements GpuBackend {
 
   @Override
   public void copyDtoH(HostMemory dst, long dptr) {
-    await(copyDtoH(dst, dptr, 0, false));
+    String description = "cuMemcpyDtoH(" + dst.bytes() + " bytes)";
+    session.callAndWait(copyDtoHCall(dst, dptr, 0, false), description, chunkInto(dst, description), dst.array());
   }
 
   @Override
   public CompletableFuture<Void> copyDtoHAsync(HostMemory dst, long dptr, long stream) {
-    return copyDtoH(dst, dptr, stream, true);
+    String description = "cuMemcpyDtoHAsync(" + dst.bytes() + " bytes)";
+    return session.callAsync(copyDtoHCall(dst, dptr, stream, true), description, chunkInto(dst, description),
+        dst.array());
+  }
+
+  private static Call.Builder copyDtoHCall(HostMemory dst, long dptr, long stream, boolean async) {
+    return Call.newBuilder().setMemcpyDtoh(MemcpyDtoH.newBuilder().setDptr(dptr)
+        .setBytes(dst.bytes()).setStream(stream).setAsync(async));
   }
 
   // Each chunk goes straight to its place in dst: no buffer of the whole copy. Into a byte[],
   // the session reads chunks that come in order from the socket to their place (their replies
   // then have empty data).
-  private CompletableFuture<Void> copyDtoH(HostMemory dst, long dptr, long stream, boolean async) {
-    String description = (async ? "cuMemcpyDtoHAsync(" : "cuMemcpyDtoH(") + dst.bytes() + " bytes)";
-    return session.call(Call.newBuilder().setMemcpyDtoh(MemcpyDtoH.newBuilder().setDptr(dptr)
-        .setBytes(dst.bytes()).setStream(stream).setAsync(async)), description, reply -> {
-          ByteString data = reply.getData();
-          if (reply.getOffset() < 0 || reply.getOffset() + data.size() > dst.bytes()) {
-            throw new ProtocolException("the worker sent " + data.size() + " bytes at offset "
-                + reply.getOffset() + " for " + description);
-          }
-          dst.put(reply.getOffset(), data);
-          return reply.getLast();
-        }, dst.array());
+  private static Predicate<Reply> chunkInto(HostMemory dst, String description) {
+    return reply -> {
+      ByteString data = reply.getData();
+      if (reply.getOffset() < 0 || reply.getOffset() + data.size() > dst.bytes()) {
+        throw new ProtocolException("the worker sent " + data.size() + " bytes at offset "
+            + reply.getOffset() + " for " + description);
+      }
+      dst.put(reply.getOffset(), data);
+      return reply.getLast();
+    };
   }
 
   @Override
@@ -279,10 +286,10 @@ final class RemoteBackend implements GpuBackend {
   /** A synchronous call with one Reply. */
   private Reply sync(Call.Builder call, String description) {
     AtomicReference<Reply> reply = new AtomicReference<>();
-    await(session.call(call, description, r -> {
+    session.callAndWait(call, description, r -> {
       reply.set(r);
       return true;
-    }));
+    }, null);
     return reply.get();
   }
 
@@ -296,10 +303,6 @@ final class RemoteBackend implements GpuBackend {
       }
       throw e;
     }
-  }
-
-  private static <T> T await(CompletableFuture<T> future) {
-    return LocalExecutor.await(future);
   }
 
   private static void closeQuietly(Socket socket) {

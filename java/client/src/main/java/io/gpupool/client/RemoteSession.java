@@ -1,16 +1,13 @@
 package io.gpupool.client;
 
 import com.google.protobuf.CodedOutputStream;
-import com.google.protobuf.UnsafeByteOperations;
 import io.gpupool.proto.v1.Call;
 import io.gpupool.proto.v1.CallBatch;
 import io.gpupool.proto.v1.ClientMessage;
 import io.gpupool.proto.v1.Reply;
-import io.gpupool.proto.v1.ServerMessage;
 import java.io.BufferedOutputStream;
 import java.io.Closeable;
 import java.io.DataInputStream;
-import java.io.EOFException;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.Socket;
@@ -24,10 +21,17 @@ import java.util.function.Predicate;
 
 /**
  * The call stream of one attached session: numbers calls, batches pipelined ones into
- * CallBatch frames (sent at each synchronous call, or at ~1 MiB / 256 calls), and a reader
- * thread that completes each synchronous call's future from its Reply. A Reply that carries
- * a pipelined call's error (deferred_seq) fails the synchronous call with a GpuException
- * naming the pipelined call, looked up among the recent calls' descriptions.
+ * CallBatch frames (sent at each synchronous call, or at ~1 MiB / 256 calls), and dispatches
+ * the worker's replies to the waiting calls. A Reply that carries a pipelined call's error
+ * (deferred_seq) fails the synchronous call with a GpuException naming the pipelined call,
+ * looked up among the recent calls' descriptions.
+ *
+ * <p>Threading: any thread may call; sending is serialised on this object. Replies are read by
+ * whichever thread holds the {@link ReadRole}: a synchronous caller reads its own reply (no
+ * thread hand-off on the round trip), the session's thread ("gpupool-session-HOST:PORT") reads
+ * those of async calls and completes their futures. Nobody reads while no reply is due, so a
+ * worker that goes away while the session is idle is noticed by the next call, which then fails
+ * with PoolUnavailableException (as every later one does).
  */
 final class RemoteSession implements Closeable {
   static final int FLUSH_BYTES = 1 << 20;
@@ -35,43 +39,13 @@ final class RemoteSession implements Closeable {
   private static final int RECENT_CALLS = 4096;
   private static final int FRAME_SLACK = 64; // ClientMessage and CallBatch headers
 
-  /**
-   * A synchronous call waiting for its replies. {@code target}: a DtoH copy's destination array,
-   * into which the reader reads the chunks' data straight from the socket (see {@link #readLarge});
-   * {@code expected}, {@code inOrder}: the reader thread's record of the chunks so far.
-   */
-  private static final class Pending {
-    final String description;
-    final Predicate<Reply> onReply;
-    final CompletableFuture<Void> done;
-    final byte[] target;
-    long expected;
-    boolean inOrder = true;
-
-    Pending(String description, Predicate<Reply> onReply, CompletableFuture<Void> done, byte[] target) {
-      this.description = description;
-      this.onReply = onReply;
-      this.done = done;
-      this.target = target;
-    }
-
-    String description() { return description; }
-    Predicate<Reply> onReply() { return onReply; }
-    CompletableFuture<Void> done() { return done; }
-  }
-
-  /** Frames at least this large are read by {@link #readLarge}. */
-  static final int LARGE_FRAME_BYTES = 64 << 10;
-  private static final int TAG_SERVER_REPLIES = (ServerMessage.REPLIES_FIELD_NUMBER << 3) | 2;
-  private static final int TAG_BATCH_REPLY = (io.gpupool.proto.v1.ReplyBatch.REPLIES_FIELD_NUMBER << 3) | 2;
-  private static final int TAG_REPLY_DATA = (Reply.DATA_FIELD_NUMBER << 3) | 2;
-  private static final int HEAD_BYTES = 64;
-
   private final Socket socket;
   private final String peer;
   private final OutputStream out;
   private final Closeable companion;
-  private final Map<Long, Pending> pending = new ConcurrentHashMap<>();
+  private final FrameReader reader;
+  private final Map<Long, PendingCall> pending = new ConcurrentHashMap<>();
+  private final ReadRole role = new ReadRole(this::repliesDue);
   private final Map<Long, String> recent = new LinkedHashMap<>() {
     @Override
     protected boolean removeEldestEntry(Map.Entry<Long, String> eldest) {
@@ -83,15 +57,17 @@ final class RemoteSession implements Closeable {
   private long nextSeq = 1;
   private volatile RuntimeException broken;
 
-  /** Starts the reader; {@code companion} (the agent connection, or null) is closed with the session. */
+  /** Starts the session's thread; {@code companion} (the agent connection, or null) is closed with the session. */
   RemoteSession(Socket socket, DataInputStream in, Closeable companion) throws IOException {
     this.socket = socket;
     this.peer = socket.getInetAddress().getHostAddress() + ":" + socket.getPort();
     this.out = new BufferedOutputStream(socket.getOutputStream(), 1 << 16);
     this.companion = companion;
-    Thread reader = new Thread(() -> read(in), "gpupool-session-" + peer);
-    reader.setDaemon(true);
-    reader.start();
+    this.reader = new FrameReader(in, peer, pending::get);
+    Thread thread = new Thread(this::serve, "gpupool-session-" + peer);
+    thread.setDaemon(true);
+    role.setFallback(thread);
+    thread.start();
   }
 
   /** Queues a pipelined call; no reply unless it fails (then at the next synchronous call). */
@@ -106,24 +82,45 @@ final class RemoteSession implements Closeable {
   }
 
   /**
-   * Sends a synchronous call (and everything queued before it). {@code onReply} takes each
-   * successful Reply and says whether it was the last.
+   * Sends a synchronous call (and everything queued before it) and waits for it, reading the
+   * replies on this thread unless another thread is reading. {@code onReply} takes each
+   * successful Reply and says whether it was the last. {@code target}: a DtoH copy's destination
+   * array, or null; chunks that arrive in order are read from the socket straight into it, and
+   * {@code onReply} then gets them with their offset but empty data (it must accept that, as
+   * for a zero-length chunk).
+   *
+   * @throws GpuException the call failed, or a pipelined call before it did
+   * @throws PoolUnavailableException the connection is lost
    */
-  synchronized CompletableFuture<Void> call(Call.Builder call, String description, Predicate<Reply> onReply) {
-    return call(call, description, onReply, null);
+  void callAndWait(Call.Builder call, String description, Predicate<Reply> onReply, byte[] target) {
+    PendingCall waiting = send(call, new PendingCall(description, onReply, target, false));
+    ReadRole.Claim claim = role.claim(waiting.done);
+    if (claim != ReadRole.Claim.DONE) {
+      try {
+        while (!waiting.done.isDone() && readFrame()) {
+          // each frame may hold replies of other calls too; they are dispatched as they come
+        }
+      } finally {
+        if (claim == ReadRole.Claim.OWNER) role.release();
+      }
+    }
+    LocalExecutor.await(waiting.done);
   }
 
   /**
-   * As {@link #call(Call.Builder, String, Predicate)} for a DtoH copy into {@code target}: chunks
-   * that arrive in order are read from the socket straight into it, and {@code onReply} then gets
-   * them with their offset but empty data (it must accept that, as for a zero-length chunk).
+   * As {@link #callAndWait} without waiting: the future completes on the session's thread (its
+   * dependents run there), or fails with the call's GpuException.
    */
-  synchronized CompletableFuture<Void> call(Call.Builder call, String description, Predicate<Reply> onReply,
-      byte[] target) {
+  CompletableFuture<Void> callAsync(Call.Builder call, String description, Predicate<Reply> onReply, byte[] target) {
+    PendingCall waiting = send(call, new PendingCall(description, onReply, target, true));
+    role.replyWanted();
+    return waiting.done;
+  }
+
+  private synchronized PendingCall send(Call.Builder call, PendingCall waiting) {
     checkOpen();
-    CompletableFuture<Void> done = new CompletableFuture<>();
     long seq = nextSeq;
-    pending.put(seq, new Pending(description, onReply, done, target));
+    pending.put(seq, waiting);
     try {
       add(call);
       flush();
@@ -131,7 +128,7 @@ final class RemoteSession implements Closeable {
       pending.remove(seq);
       throw e;
     }
-    return done;
+    return waiting;
   }
 
   private long add(Call.Builder call) {
@@ -167,157 +164,80 @@ final class RemoteSession implements Closeable {
     }
   }
 
-  private void read(DataInputStream in) {
-    try {
-      // Replies are dispatched before the next frame is read: a DtoH chunk's data, a view of the
-      // reused frame buffer, is copied to its destination by then.
-      Frames.FrameBuffer buffer = new Frames.FrameBuffer();
-      byte[] head = new byte[HEAD_BYTES];
-      int length;
-      while ((length = Frames.readLength(in)) >= 0) {
-        ServerMessage message = length >= LARGE_FRAME_BYTES
-            ? readLarge(in, length, head, buffer)
-            : Frames.readBody(in, length, buffer, 0);
-        if (message == null) {
-          continue; // a DtoH chunk, read into its destination and dispatched
-        }
-        switch (message.getMessageCase()) {
-          case REPLIES:
-            for (Reply reply : message.getReplies().getRepliesList()) {
-              dispatch(reply);
-            }
-            break;
-          case REFUSED:
-            throw new SessionRefusedException(
-                RemoteBackend.reason(message.getRefused().getReason()), "the worker at " + peer,
-                message.getRefused().getMessage());
-          default:
-            throw new ProtocolException("the worker at " + peer + " sent " + message.getMessageCase()
-                + " during the session");
-        }
+  /** The session's thread: deferred completions, and reading while only async calls wait. */
+  private void serve() {
+    for (Runnable work; (work = role.nextWork()) != null; ) {
+      if (work == ReadRole.READ) {
+        readFrame();
+      } else {
+        work.run();
       }
-      fail(new PoolUnavailableException("the worker at " + peer + " closed the session", null));
+    }
+  }
+
+  /** Reads one frame and dispatches its replies (the read role's holder); false once failed. */
+  private boolean readFrame() {
+    try {
+      List<Reply> replies = reader.next();
+      if (replies == null) {
+        fail(new PoolUnavailableException("the worker at " + peer + " closed the session", null));
+        return false;
+      }
+      for (Reply reply : replies) {
+        dispatch(reply);
+      }
+      role.replyDispatched();
+      return true;
     } catch (IOException e) {
       fail(new PoolUnavailableException("lost the connection to the worker at " + peer + ": " + e.getMessage(), e));
+      return false;
     } catch (RuntimeException e) {
       fail(e);
+      return false;
     }
-  }
-
-  /**
-   * A large frame. If it is one DtoH chunk, ServerMessage{replies{replies{seq, data, offset,
-   * last}}} as the worker sends it, of a copy with a destination array whose chunks so far came
-   * in order, its data is read from the socket straight to where the next chunk goes, and the
-   * Reply dispatched with empty data; returns null then. Anything else (or a chunk that turns out
-   * to go elsewhere) is returned as a parsed message for the ordinary dispatch, having read the
-   * frame's bytes into {@code buffer}.
-   */
-  private ServerMessage readLarge(DataInputStream in, int length, byte[] head, Frames.FrameBuffer buffer)
-      throws IOException {
-    int[] used = {0};
-    long tag = headVarint(in, head, used, length);
-    long batch = tag == TAG_SERVER_REPLIES ? headVarint(in, head, used, length) : -1;
-    if (batch != length - used[0]) return Frames.readBody(in, length, buffer, copyHead(head, used[0], buffer, length));
-    tag = headVarint(in, head, used, length);
-    long replyBytes = tag == TAG_BATCH_REPLY ? headVarint(in, head, used, length) : -1;
-    if (replyBytes != length - used[0]) return Frames.readBody(in, length, buffer, copyHead(head, used[0], buffer, length));
-    int replyStart = used[0];
-    int fieldsEnd;
-    while (true) { // the Reply's varint fields before its data
-      fieldsEnd = used[0];
-      tag = headVarint(in, head, used, length);
-      if (tag == TAG_REPLY_DATA || tag < 0 || (tag & 7) != 0) break;
-      if (headVarint(in, head, used, length) < 0) break;
-    }
-    long n = tag == TAG_REPLY_DATA ? headVarint(in, head, used, length) : -1;
-    Pending call = null;
-    Reply start = null;
-    if (n > 0 && n <= length - used[0]) {
-      try {
-        start = Reply.parseFrom(UnsafeByteOperations.unsafeWrap(head, replyStart, fieldsEnd - replyStart));
-      } catch (com.google.protobuf.InvalidProtocolBufferException e) {
-        throw new ProtocolException("the peer sent a malformed frame: " + e.getMessage(), e);
-      }
-      call = pending.get(start.getSeq());
-    }
-    if (call == null || call.target == null || !call.inOrder || start.getResult() != 0
-        || call.expected + n > call.target.length) {
-      return Frames.readBody(in, length, buffer, copyHead(head, used[0], buffer, length));
-    }
-    int at = (int) call.expected;
-    try {
-      in.readFully(call.target, at, (int) n);
-    } catch (EOFException e) {
-      throw new EOFException("the connection ended inside a frame");
-    }
-    int rest = length - used[0] - (int) n;
-    byte[] tail = buffer.get(rest);
-    try {
-      in.readFully(tail, 0, rest);
-    } catch (EOFException e) {
-      throw new EOFException("the connection ended inside a frame");
-    }
-    Reply.Builder reply = start.toBuilder();
-    try {
-      reply.mergeFrom(tail, 0, rest);
-    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
-      throw new ProtocolException("the peer sent a malformed frame: " + e.getMessage(), e);
-    }
-    if (reply.getOffset() != at) {
-      // Not where the next chunk goes: hand it over with its data, as any other reply.
-      call.inOrder = false;
-      reply.setData(com.google.protobuf.ByteString.copyFrom(call.target, at, (int) n));
-      return ServerMessage.newBuilder().setReplies(io.gpupool.proto.v1.ReplyBatch.newBuilder().addReplies(reply)).build();
-    }
-    call.expected += n;
-    dispatch(reply.build());
-    return null;
-  }
-
-  /** A varint of a large frame's head, kept in {@code head}; -1 where the head is not a plain one. */
-  private static long headVarint(DataInputStream in, byte[] head, int[] used, int length) throws IOException {
-    long value = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (used[0] == head.length || used[0] == length) return -1;
-      int b = in.read();
-      if (b < 0) throw new EOFException("the connection ended inside a frame");
-      head[used[0]++] = (byte) b;
-      value |= (long) (b & 0x7f) << shift;
-      if (b < 0x80) return value;
-    }
-    return -1;
-  }
-
-  /** Puts the {@code used} bytes of a frame's head already read at the start of the frame buffer. */
-  private static int copyHead(byte[] head, int used, Frames.FrameBuffer buffer, int length) {
-    System.arraycopy(head, 0, buffer.get(length), 0, used);
-    return used;
   }
 
   private void dispatch(Reply reply) {
-    Pending call = pending.get(reply.getSeq());
+    PendingCall call = pending.get(reply.getSeq());
     if (call == null) {
       throw new ProtocolException("the worker at " + peer + " replied to call " + reply.getSeq()
           + ", which waits for no reply");
     }
     if (reply.getResult() != 0) {
       pending.remove(reply.getSeq());
-      call.done().completeExceptionally(reply.getDeferredSeq() != 0
-          ? new GpuException(describe(reply.getDeferredSeq()), reply.getResult(), call.description())
-          : new GpuException(call.description(), reply.getResult()));
+      finish(call, reply.getDeferredSeq() != 0
+          ? new GpuException(describe(reply.getDeferredSeq()), reply.getResult(), call.description)
+          : new GpuException(call.description, reply.getResult()));
       return;
     }
     boolean last;
     try {
-      last = call.onReply().test(reply);
+      last = call.onReply.test(reply);
     } catch (RuntimeException e) {
       pending.remove(reply.getSeq());
-      call.done().completeExceptionally(e);
+      finish(call, e);
       throw e;
     }
     if (last) {
       pending.remove(reply.getSeq());
-      call.done().complete(null);
+      finish(call, null);
+    }
+  }
+
+  /** Completes a call's future: a synchronous one here, an async one on the session's thread. */
+  private void finish(PendingCall call, RuntimeException error) {
+    if (call.async) {
+      role.defer(() -> complete(call.done, error));
+    } else {
+      complete(call.done, error);
+    }
+  }
+
+  private static void complete(CompletableFuture<Void> done, RuntimeException error) {
+    if (error == null) {
+      done.complete(null);
+    } else {
+      done.completeExceptionally(error);
     }
   }
 
@@ -333,12 +253,18 @@ final class RemoteSession implements Closeable {
       broken = cause;
     }
     for (Long seq : pending.keySet()) {
-      Pending call = pending.remove(seq);
+      PendingCall call = pending.remove(seq);
       if (call != null) {
-        call.done().completeExceptionally(broken);
+        finish(call, broken);
       }
     }
+    role.stop();
     closeQuietly();
+  }
+
+  /** Whether a reply is still due: some call waits, and the connection is intact. */
+  private boolean repliesDue() {
+    return broken == null && !pending.isEmpty();
   }
 
   private void checkOpen() {

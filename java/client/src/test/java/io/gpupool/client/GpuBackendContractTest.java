@@ -5,7 +5,12 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import jcuda.driver.CUdevice_attribute;
 import org.junit.jupiter.api.AfterEach;
@@ -156,6 +161,44 @@ abstract class GpuBackendContractTest {
       ByteBuffer bytes = ByteBuffer.allocate(16);
       assertSame(bytes, buffer.copyToAsync(bytes, null).get(30, TimeUnit.SECONDS));
       assertEquals(2.0f, bytes.order(java.nio.ByteOrder.LITTLE_ENDIAN).getFloat(8));
+    }
+  }
+
+  @Test
+  void callsFromSeveralThreadsEachGetTheirOwnResults() throws Exception {
+    // Synchronous calls, pipelined fills and async copies from four threads at once: every
+    // reply reaches its own caller, whichever thread happens to read it.
+    int threads = 4;
+    int rounds = 150;
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    try {
+      List<Future<?>> workers = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        int base = (t + 1) * 1_000_000;
+        workers.add(pool.submit(() -> {
+          int[] back = new int[1024];
+          try (DeviceBuffer buffer = gpu.allocate(4L * back.length)) {
+            for (int r = 0; r < rounds; r++) {
+              buffer.fill(base + r);
+              if (r % 3 == 0) {
+                assertSame(back, buffer.copyToAsync(back, null).get(60, TimeUnit.SECONDS));
+              } else {
+                buffer.copyTo(back);
+              }
+              for (int x : back) {
+                assertEquals(base + r, x);
+              }
+              gpu.synchronize();
+            }
+          }
+          return null;
+        }));
+      }
+      for (Future<?> w : workers) {
+        w.get(120, TimeUnit.SECONDS); // a lost reply shows as a timeout, not as a hung build
+      }
+    } finally {
+      pool.shutdownNow();
     }
   }
 

@@ -21,6 +21,7 @@ import java.net.InetSocketAddress;
 import java.security.SecureRandom;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
 /**
@@ -34,6 +35,8 @@ final class RemoteHandshakeHandler extends SimpleChannelInboundHandler<ClientMes
   private static final SecureRandom RANDOM = new SecureRandom();
   /** Removed once the Hello came: a session waiting in the queue sends nothing for a long time. */
   static final String HELLO_TIMEOUT = "hello-timeout";
+  /** How long a started worker waits for the agent's core thread to record it (it is idle then). */
+  private static final long LAUNCHER_RECORD_TIMEOUT_S = 30;
 
   private final Agent agent;
   private final RemoteOptions options;
@@ -128,19 +131,27 @@ final class RemoteHandshakeHandler extends SimpleChannelInboundHandler<ClientMes
       byte[] secret = new byte[32];
       RANDOM.nextBytes(secret);
       String host = ((InetSocketAddress) channel.localAddress()).getAddress().getHostAddress();
+      WorkerLauncher.Worker worker = null;
       try {
-        WorkerLauncher.Worker worker = options.launcher().start(reply.getAdmitted(), host, secret);
-        agent.setLauncher(job, worker.process().pid());
+        worker = options.launcher().start(reply.getAdmitted(), host, secret);
+        // The Redirect closes this connection, and then only the worker's process keeps the job
+        // alive: the core thread must know that process before. (Recorded asynchronously, a
+        // monitor tick that ran after the close but before the record ended the job and freed
+        // its grant while its worker ran on, and the next session was admitted into its memory.)
+        agent.setLauncher(job, worker.process().pid()).get(LAUNCHER_RECORD_TIMEOUT_S, TimeUnit.SECONDS);
+        WorkerLauncher.Worker started = worker;
         channel.writeAndFlush(ServerMessage.newBuilder().setRedirect(Redirect.newBuilder()
                 .setHost(host).setPort(worker.port()).setSecret(ByteString.copyFrom(secret))
                 .setJobId(reply.getAdmitted().getJobId()))
             .build()).addListener(f -> {
               // The client hung up before it learnt where to go: nobody will attach.
-              if (!f.isSuccess()) worker.process().destroy();
+              if (!f.isSuccess()) started.process().destroy();
               channel.close();
             });
       } catch (Exception e) {
-        LOG.warning("remote session: " + e.getMessage());
+        if (e instanceof InterruptedException) Thread.currentThread().interrupt();
+        if (worker != null) worker.process().destroy(); // nobody will learn where it listens
+        LOG.warning("remote session: " + e);
         refuse(channel, Refused.Reason.UNAVAILABLE, "no worker: " + e.getMessage());
       }
     }
