@@ -280,7 +280,7 @@ def main():
           " Nobody else waits, so the agent lets it queue ahead (depth 64, within a tenth of the 50 ms quantum of device"
           " time); what is left is the gate's own bookkeeping, and whatever the queue cannot hide of the host's reaction"
           " to each completion. Target (issue 6): the idle job costs under 2%.\n")
-    print("| kernel | baseline (alone, mean of before and after) | beside an idle job | ratio | target | host round trip per kernel (µs) |")
+    print("| kernel | baseline (alone, mean of before and after) | beside an idle job | ratio | target | gate cost per kernel (µs; <= 0: none measurable) |")
     print("| --- | --- | --- | --- | --- | --- |")
     for g in gate:
         ok = "met" if g[3] >= 0.98 else "NOT met"
