@@ -9,8 +9,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -29,49 +27,31 @@ class NativeRemoteTlsEndToEndTest {
   private static final long MIB = 1L << 20;
 
   @TempDir Path dir;
-  private Path socket;
+  private RemoteAgent agent;
   private Path cert;
   private int port;
   private String token;
-  private final List<JavaProcess> started = new ArrayList<>();
 
   @BeforeEach
   void startAgent() throws Exception {
     SelfSignedCerts certs = new SelfSignedCerts(dir);
     cert = certs.make("localhost", "localhost", "DNS:localhost");
-    socket = dir.resolve("agent.sock");
-    Path state = dir.resolve("state");
-    GpupoolRun created = GpupoolRun.of("token", "create", "--name", "native-tls", "--state", state.toString());
-    assertEquals(0, created.exitCode(), created.err());
-    token = created.out().trim();
-    JavaProcess agent = JavaProcess.gpupool(List.of("agent", "--sim", "2", "--socket", socket.toString(),
-        "--http", "off", "--state", state.toString(), "--listen", "127.0.0.1:0",
-        "--tls-cert", cert.toString(), "--tls-key", certs.key("localhost").toString()));
-    started.add(agent);
-    String line = agent.awaitOut(l -> l.startsWith("remote sessions: "));
-    Matcher m = Pattern.compile("remote sessions: 127\\.0\\.0\\.1:(\\d+) \\(TLS\\)").matcher(line);
-    assertTrue(m.find(), line);
-    port = Integer.parseInt(m.group(1));
+    agent = RemoteAgent.start(dir, "native-tls", cert, certs.key("localhost"));
+    port = agent.port;
+    token = agent.token;
   }
 
   @AfterEach
   void stop() throws Exception {
-    for (JavaProcess p : started) p.close();
-    for (JavaProcess p : started) p.process.waitFor();
-    Files.deleteIfExists(io.gpupool.region.NodeTable.defaultPath(io.gpupool.agent.AgentOptions.instanceFor(socket)));
+    agent.close();
   }
 
   private int runningJobs() {
-    GpupoolRun r = GpupoolRun.of("status", "--json", "--socket", socket.toString());
-    return r.out().split("\"state\": \"RUNNING\"", -1).length - 1;
+    return agent.runningJobs();
   }
 
   private void awaitRunningJobs(int n) throws InterruptedException {
-    long deadline = System.nanoTime() + JavaProcess.PATIENCE.toNanos();
-    while (runningJobs() != n) {
-      if (System.nanoTime() > deadline) throw new AssertionError("expected " + n + " running jobs");
-      Thread.sleep(100);
-    }
+    agent.awaitRunningJobs(n);
   }
 
   /** `gpupool run --remote REMOTE [--trust TRUST] -- CMD` with these variables added. */
@@ -81,7 +61,7 @@ class NativeRemoteTlsEndToEndTest {
     args.add("--");
     args.addAll(List.of(cmd));
     JavaProcess p = JavaProcess.gpupool(args, env);
-    started.add(p);
+    agent.track(p);
     return p;
   }
 

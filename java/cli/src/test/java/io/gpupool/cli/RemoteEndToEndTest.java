@@ -14,14 +14,10 @@ import io.gpupool.client.Kernel;
 import io.gpupool.client.LaunchConfig;
 import io.gpupool.client.RemoteGpu;
 import io.gpupool.client.SessionRefusedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -37,46 +33,28 @@ class RemoteEndToEndTest {
   private static final long MIB = 1L << 20;
 
   @TempDir Path dir;
-  private Path socket;
+  private RemoteAgent agent;
   private String remote;
   private String token;
-  private final List<JavaProcess> started = new ArrayList<>();
 
   @BeforeEach
   void startAgent() throws Exception {
-    socket = dir.resolve("agent.sock");
-    Path state = dir.resolve("state");
-    GpupoolRun created = GpupoolRun.of("token", "create", "--name", "e2e", "--state", state.toString());
-    assertEquals(0, created.exitCode(), created.err());
-    token = created.out().trim();
-    assertTrue(token.startsWith("gpt_"), token);
-    JavaProcess agent = JavaProcess.gpupool(List.of("agent", "--sim", "2", "--socket", socket.toString(),
-        "--http", "off", "--state", state.toString(), "--listen", "127.0.0.1:0"));
-    started.add(agent);
-    String line = agent.awaitOut(l -> l.startsWith("remote sessions: "));
-    Matcher m = Pattern.compile("remote sessions: (\\S+:\\d+)").matcher(line);
-    assertTrue(m.find(), line);
-    remote = m.group(1);
+    agent = RemoteAgent.start(dir, "e2e");
+    remote = agent.address();
+    token = agent.token;
   }
 
   @AfterEach
   void stop() throws Exception {
-    for (JavaProcess p : started) p.close();
-    for (JavaProcess p : started) p.process.waitFor();
-    Files.deleteIfExists(io.gpupool.region.NodeTable.defaultPath(io.gpupool.agent.AgentOptions.instanceFor(socket)));
+    agent.close();
   }
 
   private int runningJobs() {
-    GpupoolRun r = GpupoolRun.of("status", "--json", "--socket", socket.toString());
-    return r.out().split("\"state\": \"RUNNING\"", -1).length - 1;
+    return agent.runningJobs();
   }
 
   private void awaitRunningJobs(int n) throws InterruptedException {
-    long deadline = System.nanoTime() + JavaProcess.PATIENCE.toNanos();
-    while (runningJobs() != n) {
-      if (System.nanoTime() > deadline) throw new AssertionError("expected " + n + " running jobs");
-      Thread.sleep(100);
-    }
+    agent.awaitRunningJobs(n);
   }
 
   @Test
@@ -140,7 +118,7 @@ class RemoteEndToEndTest {
   void nativeProgramRunsThroughTheForwardingDriver() throws Exception {
     JavaProcess job = JavaProcess.gpupool(List.of("run", "--remote", remote, "--token", token, "--memory", "512MiB",
         "--name", "native-e2e", "--", JavaProcess.jobProbe().toString()));
-    started.add(job);
+    agent.track(job);
     job.send("info");
     assertEquals("info devices=1 total=" + 512 * MIB + " free=" + 512 * MIB + " rc=CUDA_SUCCESS", job.nextOut());
     job.send("alloc " + 768 * MIB);
@@ -169,7 +147,7 @@ class RemoteEndToEndTest {
     String ptx = io.gpupool.driver.SimulatedDriver.ptx("saxpy").toString();
     JavaProcess job = JavaProcess.gpupool(List.of("run", "--remote", remote, "--token", token, "--memory", "256MiB",
         "--name", "jcuda-e2e", "--", java, "-cp", classPath, JCudaSaxpyChild.class.getName(), ptx));
-    started.add(job);
+    agent.track(job);
     Map<String, String> answers = new HashMap<>();
     for (String line = job.nextOut(); !line.equals("done"); line = job.nextOut()) {
       int eq = line.indexOf('=');
