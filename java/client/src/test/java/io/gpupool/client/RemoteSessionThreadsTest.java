@@ -4,16 +4,11 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import com.google.protobuf.ByteString;
 import io.gpupool.proto.v1.Call;
-import io.gpupool.proto.v1.Reply;
-import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Consumer;
 import java.util.function.Predicate;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -21,38 +16,7 @@ import org.junit.jupiter.api.Test;
  * caller reads its own, async copies' futures complete on the session's thread, and a worker that
  * left while the session was idle fails the next call.
  */
-class RemoteSessionThreadsTest {
-  private static final byte[] SECRET = "0123456789abcdef0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
-
-  private ScriptedPeer worker;
-  private RemoteGpu gpu;
-
-  @BeforeEach
-  void start() throws Exception {
-    worker = new ScriptedPeer();
-  }
-
-  @AfterEach
-  void stop() throws Exception {
-    if (gpu != null) {
-      gpu.close();
-    }
-    worker.close();
-  }
-
-  private CompletableFuture<Void> attach(Consumer<ScriptedPeer.Conn> script) {
-    CompletableFuture<Void> done = worker.serve(conn -> {
-      assertArrayEquals(SECRET, conn.welcome());
-      script.accept(conn);
-    });
-    gpu = new RemoteGpu(RemoteBackend.attach("127.0.0.1", worker.port(), SECRET, null), "scripted");
-    return done;
-  }
-
-  private static Reply.Builder reply(Call call) {
-    return Reply.newBuilder().setSeq(call.getSeq());
-  }
-
+class RemoteSessionThreadsTest extends ScriptedWorkerTest {
   /** Waits (up to 20 s) until {@code thread}'s stack shows a frame of {@code method}. */
   private static void awaitIn(Thread thread, String method) throws InterruptedException {
     Predicate<StackTraceElement[]> inside = stack -> Arrays.stream(stack)

@@ -7,52 +7,17 @@ import com.google.protobuf.ByteString;
 import io.gpupool.proto.v1.Call;
 import io.gpupool.proto.v1.FunctionInfo;
 import io.gpupool.proto.v1.ParamInfo;
-import io.gpupool.proto.v1.Reply;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Consumer;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** The remote back end's encoding and reply dispatch, against a scripted worker. */
-class RemoteTransportTest {
-  private static final byte[] SECRET = "0123456789abcdef0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
+class RemoteTransportTest extends ScriptedWorkerTest {
   private static final int MiB = 1 << 20;
-
-  private ScriptedPeer worker;
-  private RemoteGpu gpu;
-
-  @BeforeEach
-  void start() throws Exception {
-    worker = new ScriptedPeer();
-  }
-
-  @AfterEach
-  void stop() throws Exception {
-    if (gpu != null) {
-      gpu.close();
-    }
-    worker.close();
-  }
-
-  /** Attaches to the scripted worker, which then runs {@code script}. */
-  private CompletableFuture<Void> attach(Consumer<ScriptedPeer.Conn> script) {
-    CompletableFuture<Void> done = worker.serve(conn -> {
-      assertArrayEquals(SECRET, conn.welcome());
-      script.accept(conn);
-    });
-    gpu = new RemoteGpu(RemoteBackend.attach("127.0.0.1", worker.port(), SECRET, null), "scripted");
-    return done;
-  }
-
-  private static Reply.Builder reply(Call call) {
-    return Reply.newBuilder().setSeq(call.getSeq());
-  }
 
   /** Answers ModuleLoadData and ModuleGetFunction for a kernel k(int, float, ptr, ptr). */
   private static void serveKernel(ScriptedPeer.Conn conn) {
