@@ -65,12 +65,9 @@ public final class RegionGates implements AutoCloseable {
   /** A slot in state LIVE: its process, which may or may not still be alive. */
   public record ProcessSlot(int slot, int pid, long startTime) {}
 
-  /**
-   * One process's gate on one device (gpupool_region_gate), as read, with the bytes its slot
-   * holds on that device (slots[i].used[d]: everything the quota charged it, swappable or not).
-   */
+  /** One process's gate on one device (gpupool_region_gate), as read. */
   public record Gate(long inFlight, long waiting, long lastSubmitNs, long deviceNs, long waitNs,
-      long evictedSeq, long residentBytes, long swappedOutBytes, long swappedInBytes, long usedBytes) {}
+      long evictedSeq, long residentBytes, long swappedOutBytes, long swappedInBytes) {}
 
   private final Path path;
   private final FileChannel channel;
@@ -159,12 +156,21 @@ public final class RegionGates implements AutoCloseable {
     Objects.checkIndex(device, GPUPOOL_REGION_MAX_DEVICES);
     gate.clear();
     readFully(channel, gate, (long) GATES_AT + (long) slot * SLOT_GATES_SIZE + (long) device * GATE_SIZE, path);
-    used.clear();
-    readFully(channel, used, (long) SLOTS_AT + (long) slot * SLOT_SIZE + SLOT_USED_AT + (long) device * 8, path);
     return new Gate(Integer.toUnsignedLong(gate.getInt(IN_FLIGHT_AT)), Integer.toUnsignedLong(gate.getInt(WAITING_AT)),
         gate.getLong(LAST_SUBMIT_AT), gate.getLong(DEVICE_NS_AT), gate.getLong(WAIT_NS_AT),
-        gate.getLong(EVICTED_AT), gate.getLong(RESIDENT_AT), gate.getLong(SWAP_OUT_AT), gate.getLong(SWAP_IN_AT),
-        used.getLong(0));
+        gate.getLong(EVICTED_AT), gate.getLong(RESIDENT_AT), gate.getLong(SWAP_OUT_AT), gate.getLong(SWAP_IN_AT));
+  }
+
+  /**
+   * The bytes slot {@code slot} holds on physical device {@code device} (slots[i].used[d]: all
+   * the quota charged its process there, swappable or not).
+   */
+  public long usedBytes(int slot, int device) throws IOException {
+    Objects.checkIndex(slot, GPUPOOL_REGION_MAX_SLOTS);
+    Objects.checkIndex(device, GPUPOOL_REGION_MAX_DEVICES);
+    used.clear();
+    readFully(channel, used, (long) SLOTS_AT + (long) slot * SLOT_SIZE + SLOT_USED_AT + (long) device * 8, path);
+    return used.getLong(0);
   }
 
   @Override

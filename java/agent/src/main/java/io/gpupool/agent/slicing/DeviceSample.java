@@ -13,7 +13,7 @@ package io.gpupool.agent.slicing;
  * @param waitNanos time its threads spent blocked at the gate since the previous read
  * @param swappedBytes bytes swapped out and in since the previous read
  * @param residentBytes its memory on the device that is resident now (live processes), swappable
- *     or not ({@link JobGates#residentEstimate})
+ *     or not ({@link JobGates#residentEstimate}); read on oversubscribed devices only, 0 elsewhere
  * @param evictedSeq the least evicted_seq of its live processes; Long.MAX_VALUE with none
  */
 record DeviceSample(boolean readable, boolean pending, long inFlight, int liveProcesses, long deviceNanos,

@@ -151,7 +151,7 @@ final class DeviceSlicer {
     for (long id : draining) {
       if (!jobs.containsKey(id)) continue;
       // Fresh slots and liveness: a process that took its slot just before NOBODY counts.
-      DeviceSample s = jobs.get(id).sample(device, nowNs, true);
+      DeviceSample s = jobs.get(id).sample(device, nowNs, true, oversubscribed);
       account(id, s);
       if (!s.drained()) drained = false;
     }
@@ -207,7 +207,7 @@ final class DeviceSlicer {
   private void evicting(long nowNs) {
     boolean done = true;
     if (jobs.containsKey(victim)) {
-      DeviceSample s = jobs.get(victim).sample(device, nowNs, true);
+      DeviceSample s = jobs.get(victim).sample(device, nowNs, true, oversubscribed);
       account(victim, s);
       done = s.readable() && (s.liveProcesses() == 0 || s.evictedSeq() >= evictSequence);
     }
@@ -260,7 +260,7 @@ final class DeviceSlicer {
   private void sampleAll(long nowNs) {
     samples.clear();
     for (Map.Entry<Long, JobGates> e : jobs.entrySet()) {
-      DeviceSample s = e.getValue().sample(device, nowNs, false);
+      DeviceSample s = e.getValue().sample(device, nowNs, false, oversubscribed);
       samples.put(e.getKey(), s);
       account(e.getKey(), s);
     }

@@ -70,8 +70,12 @@ final class JobGates implements AutoCloseable {
     job = newer;
   }
 
-  /** Reads the job's gates on {@code device}; {@code fresh}: no cached slots or liveness. */
-  DeviceSample sample(int device, long nowNs, boolean fresh) {
+  /**
+   * Reads the job's gates on {@code device}; {@code fresh}: no cached slots or liveness;
+   * {@code memory}: also its resident memory (a read more per process; only oversubscribed
+   * devices need it).
+   */
+  DeviceSample sample(int device, long nowNs, boolean fresh, boolean memory) {
     if (!refreshSlots(nowNs, fresh)) return gates == null && lastProblem == null ? DeviceSample.NOTHING
         : DeviceSample.UNREADABLE;
     boolean first = baselined.add(device) && takeAsIs;
@@ -112,7 +116,7 @@ final class JobGates implements AutoCloseable {
         if (g.waiting() > 0 || g.inFlight() > 0 || (g.lastSubmitNs() != 0 && sinceSubmit >= 0 && sinceSubmit <= graceNanos)) {
           pending = true;
         }
-        resident = saturatingAdd(resident, residentEstimate(g));
+        if (memory) resident = saturatingAdd(resident, residentEstimate(g, gates.usedBytes(s.slot(), device)));
         evicted = Math.min(evicted, g.evictedSeq());
       }
     } catch (IOException e) {
@@ -128,11 +132,13 @@ final class JobGates implements AutoCloseable {
    * the memory it can swap; what the quota charged the process, less what is swapped out now,
    * also counts what it cannot (arrays, managed and pool memory, its own cuMemCreate). The larger
    * of the two, as the counters come from another process and may be nonsense.
+   *
+   * @param usedBytes the slot's quota charge on the device ({@link RegionGates#usedBytes})
    */
-  static long residentEstimate(RegionGates.Gate g) {
+  static long residentEstimate(RegionGates.Gate g, long usedBytes) {
     long swappable = Math.max(0, g.residentBytes());
     long out = Math.max(0, g.swappedOutBytes() - g.swappedInBytes());
-    long charged = Math.max(0, g.usedBytes() - out);
+    long charged = Math.max(0, usedBytes - out);
     return Math.max(swappable, charged);
   }
 

@@ -159,10 +159,10 @@ class SliceSchedulerTest {
     }
     assertEquals(2, holder(0), "B runs once there is room");
     assertTrue(askedToSwap.contains(3), "6 + 6 GiB resident leave no room for 8: C is swapped out, asked " + askedToSwap);
-    assertEquals(6 * GIB, JobGates.residentEstimate(new io.gpupool.region.RegionGates.Gate(0, 0, 0, 0, 0, 0, 0, 0, 0,
-        6 * GIB)), "charged and not swapped out: resident");
+    assertEquals(6 * GIB, JobGates.residentEstimate(new io.gpupool.region.RegionGates.Gate(0, 0, 0, 0, 0, 0, 0, 0, 0),
+        6 * GIB), "charged and not swapped out: resident");
     assertEquals(GIB, JobGates.residentEstimate(new io.gpupool.region.RegionGates.Gate(0, 0, 0, 0, 0, 0, GIB,
-        8 * GIB, 2 * GIB, 4 * GIB)), "swapped out more than it holds now (freed while out): the shim's own count");
+        8 * GIB, 2 * GIB), 4 * GIB), "swapped out more than it holds now (freed while out): the shim's own count");
   }
 
   @Test
