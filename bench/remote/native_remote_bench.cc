@@ -2,8 +2,15 @@
 // program itself. The same binary runs from bench/remote/run.sh on the simulated driver
 // in-process (LD_LIBRARY_PATH=<build>/lib/sim) and through the forwarding driver to a worker
 // (LD_LIBRARY_PATH=<build>/lib/remote, GPUPOOL_REMOTE_WORKER, GPUPOOL_REMOTE_SECRET), a few
-// times in turn. Each run also measures its own baselines on loopback TCP: a 16-byte ping-pong
-// and a 64 MiB stream in 1 MiB writes.
+// times in turn. Each run also measures its own baselines on loopback TCP: a 16-byte ping-pong,
+// and two 64 MiB streams in 1 MiB writes: "raw_copy" moves the bytes a 64 MiB copy moves, from a
+// 64 MiB source array to a 64 MiB destination array (the copies' baseline), "raw_stream" writes
+// one 1 MiB array 64 times into a 1 MiB reader (cache-resident at both ends: an upper bound on
+// loopback bandwidth, reported beside it).
+//
+// Each remote figure's baseline is measured in turn with it, one timed iteration each (ping-pong,
+// cuCtxSynchronize; raw_copy, cuMemcpyHtoD, cuMemcpyDtoH), so a change in the machine's load
+// during the run falls on both.
 //
 // Like the JMH half (RemoteBenchmarks: 3 x 2 s warm-up, 5 x 2 s measured), every measurement
 // first runs untimed for a warm-up time, then for a number of timed iterations of at least a
@@ -22,6 +29,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -81,12 +89,13 @@ void measure(const char* name, double warmup, int iterations, double per_call, d
   }
 }
 
-// A loopback peer: echoes (ping-pong) or reads everything and answers one byte at the end.
+// A loopback peer: echoes (ping-pong), or reads everything into a `sink_bytes` array (from its
+// start again when full) and answers one byte after each kCopyBytes.
 struct Loopback {
   int client = -1;
   std::thread peer;
 
-  explicit Loopback(bool sink) {
+  explicit Loopback(size_t sink_bytes) {
     int listener = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -97,16 +106,19 @@ struct Loopback {
       std::perror("loopback");
       std::exit(1);
     }
-    peer = std::thread([listener, sink] {
+    peer = std::thread([listener, sink_bytes] {
       int s = accept(listener, nullptr, nullptr);
       int one = 1;
       setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      std::vector<char> buf(kChunk);
-      size_t seen = 0;
-      for (ssize_t n; (n = read(s, buf.data(), buf.size())) > 0;) {
-        if (!sink) {
+      std::vector<char> buf(sink_bytes > 0 ? sink_bytes : kChunk);
+      size_t at = 0, seen = 0;
+      for (ssize_t n; (n = read(s, buf.data() + at, std::min(kChunk, buf.size() - at))) > 0;) {
+        if (sink_bytes == 0) {
           if (write(s, buf.data(), n) != n) break;
-        } else if ((seen += n) >= kCopyBytes) {
+          continue;
+        }
+        at = (at + n) % buf.size();
+        if ((seen += n) >= kCopyBytes) {
           seen -= kCopyBytes;
           if (write(s, "k", 1) != 1) break;
         }
@@ -135,6 +147,15 @@ struct Loopback {
       n -= r;
     }
   }
+  // Writes kCopyBytes from `src` (`src_bytes` long, from its start again) in kChunk writes and
+  // waits for the peer's acknowledgement.
+  void stream(const char* src, size_t src_bytes) {
+    for (size_t sent = 0; sent < kCopyBytes; sent += kChunk) {
+      if (write(client, src + sent % src_bytes, kChunk) != static_cast<ssize_t>(kChunk)) std::exit(1);
+    }
+    char ack;
+    read_exactly(&ack, 1);
+  }
 };
 
 }  // namespace
@@ -145,25 +166,22 @@ int main() {
   const int kRoundTrips = 200;
   const int kLaunches = 256;
   const double kGiBPerCopy = double(kCopyBytes) / (1u << 30);
+  std::vector<char> host(kCopyBytes, 2);
 
-  {  // baselines
-    Loopback echo(false);
-    char msg[16] = {};
-    measure("raw_round_trip", warmup / 10, iterations, kRoundTrips, 0, [&] {
-      for (int i = 0; i < kRoundTrips; i++) {
-        if (write(echo.client, msg, sizeof msg) != sizeof msg) std::exit(1);
-        echo.read_exactly(msg, sizeof msg);
-      }
-    });
-    Loopback sink(true);
+  Loopback echo(0);
+  char msg[16] = {};
+  auto ping_pong = [&] {
+    for (int i = 0; i < kRoundTrips; i++) {
+      if (write(echo.client, msg, sizeof msg) != sizeof msg) std::exit(1);
+      echo.read_exactly(msg, sizeof msg);
+    }
+  };
+  Loopback copy_sink(kCopyBytes);
+  auto raw_copy = [&] { copy_sink.stream(host.data(), host.size()); };
+  {  // the cache-resident stream, for reference
+    Loopback hot_sink(kChunk);
     std::vector<char> chunk(kChunk, 1);
-    measure("raw_stream", warmup / 10, iterations, 1, kGiBPerCopy, [&] {
-      for (size_t sent = 0; sent < kCopyBytes; sent += kChunk) {
-        if (write(sink.client, chunk.data(), kChunk) != static_cast<ssize_t>(kChunk)) std::exit(1);
-      }
-      char ack;
-      sink.read_exactly(&ack, 1);
-    });
+    measure("raw_stream", warmup / 10, iterations, 1, kGiBPerCopy, [&] { hot_sink.stream(chunk.data(), kChunk); });
   }
 
   check(cuInit(0), "cuInit");
@@ -171,9 +189,14 @@ int main() {
   check(cuDevicePrimaryCtxRetain(&ctx, 0), "cuDevicePrimaryCtxRetain");
   check(cuCtxSetCurrent(ctx), "cuCtxSetCurrent");
 
-  measure("ctx_synchronize", warmup, iterations, kRoundTrips, 0, [&] {
+  auto synchronize = [&] {
     for (int i = 0; i < kRoundTrips; i++) check(cuCtxSynchronize(), "cuCtxSynchronize");
-  });
+  };
+  measure("warm-up", warmup, 0, 1, 0, synchronize);
+  for (int i = 0; i < iterations; i++) {
+    measure("raw_round_trip", i == 0 ? warmup / 10 : 0, 1, kRoundTrips, 0, ping_pong);
+    measure("ctx_synchronize", 0, 1, kRoundTrips, 0, synchronize);
+  }
 
   const char* dir = std::getenv("GPUPOOL_KERNELS_DIR");
   if (dir != nullptr) {
@@ -194,11 +217,15 @@ int main() {
 
   CUdeviceptr d;
   check(cuMemAlloc(&d, kCopyBytes), "cuMemAlloc");
-  std::vector<char> host(kCopyBytes, 2);
-  measure("htod", warmup, iterations, 1, kGiBPerCopy,
-          [&] { check(cuMemcpyHtoD(d, host.data(), kCopyBytes), "cuMemcpyHtoD"); });
-  measure("dtoh", warmup, iterations, 1, kGiBPerCopy,
-          [&] { check(cuMemcpyDtoH(host.data(), d, kCopyBytes), "cuMemcpyDtoH"); });
+  auto htod = [&] { check(cuMemcpyHtoD(d, host.data(), kCopyBytes), "cuMemcpyHtoD"); };
+  auto dtoh = [&] { check(cuMemcpyDtoH(host.data(), d, kCopyBytes), "cuMemcpyDtoH"); };
+  measure("warm-up", warmup, 0, 1, 0, htod);
+  measure("warm-up", warmup, 0, 1, 0, dtoh);
+  for (int i = 0; i < iterations; i++) {
+    measure("raw_copy", i == 0 ? warmup / 10 : 0, 1, 1, kGiBPerCopy, raw_copy);
+    measure("htod", 0, 1, 1, kGiBPerCopy, htod);
+    measure("dtoh", 0, 1, 1, kGiBPerCopy, dtoh);
+  }
   check(cuMemFree(d), "cuMemFree");
   check(cuDevicePrimaryCtxRelease(0), "cuDevicePrimaryCtxRelease");
   return 0;

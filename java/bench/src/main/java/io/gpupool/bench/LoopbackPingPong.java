@@ -21,10 +21,13 @@ final class LoopbackPingPong implements AutoCloseable {
   private final DataInputStream in;
   private final Thread peer;
 
-  /** {@code sink}: the peer reads and discards, acknowledging each {@code ackEvery} bytes with one byte. */
-  LoopbackPingPong(boolean sink, int ackEvery) throws IOException {
+  /**
+   * {@code sink}: the peer reads into an array of {@code sinkBytes} (from its start again when
+   * full), acknowledging each {@code ackEvery} bytes with one byte; otherwise it echoes.
+   */
+  LoopbackPingPong(boolean sink, int ackEvery, int sinkBytes) throws IOException {
     server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-    peer = new Thread(() -> serve(sink, ackEvery), "loopback-peer");
+    peer = new Thread(() -> serve(sink, ackEvery, sinkBytes), "loopback-peer");
     peer.setDaemon(true);
     peer.start();
     client = new Socket(InetAddress.getLoopbackAddress(), server.getLocalPort());
@@ -33,15 +36,17 @@ final class LoopbackPingPong implements AutoCloseable {
     in = new DataInputStream(client.getInputStream());
   }
 
-  private void serve(boolean sink, int ackEvery) {
+  private void serve(boolean sink, int ackEvery, int sinkBytes) {
     try (Socket s = server.accept()) {
       s.setTcpNoDelay(true);
       InputStream i = s.getInputStream();
       OutputStream o = s.getOutputStream();
-      byte[] buf = new byte[1 << 20];
+      byte[] buf = new byte[sink ? sinkBytes : 1 << 20];
       if (sink) {
         long seen = 0;
-        for (int n; (n = i.read(buf)) > 0; ) {
+        int at = 0;
+        for (int n; (n = i.read(buf, at, Math.min(1 << 20, buf.length - at))) > 0; ) {
+          at = (at + n) % buf.length;
           seen += n;
           while (seen >= ackEvery) {
             seen -= ackEvery;
@@ -67,9 +72,12 @@ final class LoopbackPingPong implements AutoCloseable {
     in.readFully(new byte[message.length]);
   }
 
-  /** Sends {@code total} bytes in {@code chunk}-sized writes and waits for the peer's acknowledgement. */
-  void stream(byte[] chunk, long total) throws IOException {
-    for (long sent = 0; sent < total; sent += chunk.length) out.write(chunk);
+  /**
+   * Sends {@code total} bytes of {@code source} (from its start again at its end) in
+   * {@code chunk}-sized writes and waits for the peer's acknowledgement.
+   */
+  void stream(byte[] source, int chunk, long total) throws IOException {
+    for (long sent = 0; sent < total; sent += chunk) out.write(source, (int) (sent % source.length), chunk);
     out.flush();
     if (in.read() != 1) throw new IOException("no acknowledgement");
   }
