@@ -7,10 +7,9 @@
 // kEvicting, then waits for the count to reach 0 (swap_out.cc). Both
 // sequentially consistent, so either the operation sees kEvicting and backs
 // off, or the eviction sees it and waits.
-#include <cstdlib>
-
 #include "gate_internal.h"
 #include "log.h"
+#include "swap_host.h"
 #include "swap_internal.h"
 #include "swap_stream.h"
 
@@ -44,8 +43,8 @@ CUresult bring_back(int physical, const std::vector<SwapRecord*>& records, CUcon
     back.push_back(r);
   }
   stream.close();  // each copy was waited for on the stream: the memory is whole
-  for (SwapRecord* r : back) {
-    std::free(r->host);
+  for (SwapRecord* r : back) {  // kept for the next swap-out (swap_host.h)
+    host_buffer_keep(r->host, &r->spare, r->bytes);
     r->host = nullptr;
   }
   if (gpupool_region_gate* row = gate_row(physical)) {

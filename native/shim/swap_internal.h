@@ -6,6 +6,7 @@
 //   swap_alloc.cc     which allocations are swappable, and making one
 //   swap_in.cc        swap_enter/swap_leave: bringing memory back
 //   swap_out.cc       eviction requests, served by the gate thread
+//   swap_host.cc      the host buffers that hold swapped-out bytes
 //
 // A device's state says who may move its memory. Only the thread that moved
 // it from kResident/kOut to kEvicting/kSwappingIn touches the records of that
@@ -34,7 +35,8 @@ struct SwapRecord {
   int physical = -1;
   CUcontext ctx = nullptr;  // the allocating context: copies run in it; dies with it
   CUmemGenericAllocationHandle handle = 0;  // the physical memory; 0 while swapped out
-  void* host = nullptr;  // the bytes while swapped out
+  void* host = nullptr;   // the bytes while swapped out (swap_host.h)
+  void* spare = nullptr;  // while resident: the host buffer kept for the next swap-out
 };
 
 enum DeviceState : int {

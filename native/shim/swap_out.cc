@@ -6,12 +6,11 @@
 // job's own entry + 1 (and the entry checked still ours), its sequence only
 // with this process's evicted_seq; flags bits other than OVERSUBSCRIBED are
 // ignored. Nothing else of it is used.
-#include <cstdlib>
-
 #include "agent_table.h"
 #include "gate_internal.h"
 #include "hook_table.h"
 #include "log.h"
+#include "swap_host.h"
 #include "swap_internal.h"
 #include "swap_stream.h"
 
@@ -41,7 +40,7 @@ void copy_out(int physical, const std::vector<SwapRecord*>& records, gpupool_reg
       ++failed;
       continue;
     }
-    void* host = std::malloc(r->bytes);
+    void* host = host_buffer_take(&r->spare, r->bytes);
     CUresult result = host == nullptr ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_SUCCESS;
     // The gate thread's own current context: the allocation's, which lives
     // as long as the record (swap_context_gone waits for this device).
@@ -54,7 +53,7 @@ void copy_out(int physical, const std::vector<SwapRecord*>& records, gpupool_reg
     if (result == CUDA_SUCCESS) result = stream.to_host(host, r->base, r->bytes);
     if (result == CUDA_SUCCESS) result = backing_unmap(r);
     if (result != CUDA_SUCCESS) {
-      std::free(host);
+      host_buffer_keep(host, &r->spare, r->bytes);
       if (first_error == CUDA_SUCCESS) first_error = result;
       ++failed;
       continue;

@@ -9,6 +9,7 @@
 #include "gate_internal.h"
 #include "log.h"
 #include "real_driver.h"
+#include "swap_host.h"
 #include "swap_internal.h"
 
 namespace gpupool::shim {
@@ -51,8 +52,9 @@ CUresult release(SwapRecord& r) {
       if (gpupool_region_gate* row = gate_row(r.physical))
         __atomic_sub_fetch(&row->resident_bytes, r.span, __ATOMIC_RELEASE);
   }
-  std::free(r.host);
-  r.host = nullptr;
+  host_buffer_free(r.host, r.bytes);
+  host_buffer_free(r.spare, r.bytes);
+  r.host = r.spare = nullptr;
   auto address_free = SHIM_REAL(cuMemAddressFree);
   CUresult freed = address_free != nullptr ? address_free(r.base, r.span) : CUDA_ERROR_NOT_SUPPORTED;
   if (result == CUDA_SUCCESS) result = freed;

@@ -7,8 +7,8 @@
 // side follows the driver's "API synchronization behavior":
 //   - synchronous copies return once the copy has happened;
 //   - asynchronous copies from pageable host memory snapshot the source into a
-//     staging buffer at call time and return (the driver stages pageable
-//     memory), so the caller may reuse its buffer at once;
+//     staging buffer (staging.cc) at call time and return (the driver stages
+//     pageable memory), so the caller may reuse its buffer at once;
 //   - asynchronous copies into pageable host memory complete before returning;
 //   - with pinned host memory or device memory on both sides they are truly
 //     asynchronous.
@@ -46,7 +46,7 @@ CUresult enqueue_copy(Stream* stream, const CopyPlan& plan, bool async) {
   std::shared_ptr<char[]> staged;
   if (async && plan.src_pageable && !captured) {
     size_t total = plan.width * plan.rows;  // callers checked it fits the address space
-    staged.reset(new (std::nothrow) char[total]);
+    staged = staging_buffer(total);
     if (!staged) return CUDA_ERROR_OUT_OF_MEMORY;
     for (size_t i = 0; i < plan.rows; ++i)
       memcpy(staged.get() + i * plan.width, reinterpret_cast<const char*>(plan.src + i * plan.src_pitch),

@@ -130,6 +130,8 @@ struct CopyPlan {
 CUresult enqueue_copy(Stream* stream, const CopyPlan& plan, bool async);
 // The device work of a validated plan; `keep_alive` holds a staging buffer.
 std::function<CUresult()> copy_work(const CopyPlan& plan, std::shared_ptr<char[]> keep_alive = nullptr);
+// A buffer of at least `bytes` to stage a pageable source in (staging.cc); null when out of memory.
+std::shared_ptr<char[]> staging_buffer(size_t bytes);
 
 // ---- pitched copies (copy2d.cc) --------------------------------------------
 // One side of a CUDA_MEMCPY2D/3D: memory type, base, (x, y) origin, pitch.

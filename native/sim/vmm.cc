@@ -17,6 +17,15 @@
 // A physical allocation lives while its handle is unreleased or it is mapped
 // (cuMemRelease of a mapped handle is legal).
 //
+// A GPU's memory exists whether it is allocated or not, so creating physical
+// memory costs the driver no page faults. A fresh memfd costs the host a fault
+// and a zeroed page per 4 KiB on first touch, several times the cost of the copy
+// that touches it (about 0.7 s per GiB on a small VM), which made swapping on
+// the sim (which creates and releases physical memory at every slice) mostly
+// page faults. So a freed allocation's memfd is kept as a spare, up to the
+// device's capacity, and the next cuMemCreate of the same size on the same
+// device takes it, bytes and all: the driver documents no initial contents.
+//
 // Access is kept per device; the host protection is the union over devices,
 // since every simulated device reaches memory through the same host mapping.
 // device_accessible()/range_accessible() use the per-device rights, so a kernel
@@ -29,6 +38,7 @@
 
 #include <cstring>
 #include <map>
+#include <vector>
 
 #include "memory_internal.h"
 
@@ -61,6 +71,34 @@ std::map<uintptr_t, Mapping> g_mappings;
 std::map<uint64_t, Phys> g_phys;
 uint64_t g_next_handle = 1;
 
+struct Spare {
+  int fd;
+  size_t size;
+  int device;
+};
+std::vector<Spare> g_spares;  // memfds of freed physical allocations (see the file comment)
+
+// A spare memfd of exactly `size` bytes for `device`, or -1.
+int take_spare(int device, size_t size) {
+  for (auto it = g_spares.begin(); it != g_spares.end(); ++it) {
+    if (it->device == device && it->size == size) {
+      int fd = it->fd;
+      g_spares.erase(it);
+      return fd;
+    }
+  }
+  return -1;
+}
+
+// Keeps `fd` as a spare while the device's spares stay within its capacity; else closes it.
+void keep_spare(int fd, size_t size, int device) {
+  uint64_t kept = size;
+  for (const Spare& s : g_spares) kept += s.device == device ? s.size : 0;
+  Device* d = gpupool::sim::device(device);
+  if (d != nullptr && kept <= d->total_bytes) g_spares.push_back({fd, size, device});
+  else close(fd);
+}
+
 std::map<uintptr_t, Mapping>::iterator mapping_at(uintptr_t p) {
   auto it = g_mappings.upper_bound(p);
   if (it == g_mappings.begin()) return g_mappings.end();
@@ -82,7 +120,7 @@ unsigned access_of(const Mapping& m, int dev) {
 // Frees the physical memory once nothing refers to it.
 void phys_maybe_free(std::map<uint64_t, Phys>::iterator it) {
   if (it->second.handle_refs > 0 || it->second.map_refs > 0) return;
-  close(it->second.fd);
+  keep_spare(it->second.fd, it->second.size, it->second.device);
   if (Device* d = device(it->second.device)) d->release(it->second.size);
   g_phys.erase(it);
 }
@@ -243,7 +281,12 @@ SIM_API CUresult cuMemCreate(CUmemGenericAllocationHandle* handle, size_t size, 
   if (size == 0 || size % kVmmGranularity != 0) return CUDA_ERROR_INVALID_VALUE;
   Device* d = device(dev);
   if (!d->reserve(size)) return CUDA_ERROR_OUT_OF_MEMORY;
-  int fd = memfd_create("gpupool-sim-vmm", MFD_CLOEXEC);
+  int fd = -1;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    fd = take_spare(dev, size);
+  }
+  if (fd < 0) fd = memfd_create("gpupool-sim-vmm", MFD_CLOEXEC);
   if (fd < 0 || ftruncate(fd, static_cast<off_t>(size)) != 0) {
     if (fd >= 0) close(fd);
     d->release(size);

@@ -2,6 +2,9 @@
 // cuMemcpy, 2D copies with pitch, memset D8/D16/D32 and their 2D forms, and
 // the argument errors. Checks that could leave a real context unusable come
 // last, followed by a round trip showing the context still works.
+#include <algorithm>
+#include <chrono>
+#include <thread>
 #include <vector>
 
 #include "driver_test.h"
@@ -80,6 +83,50 @@ void check_async_1d() {
   CHECK_CU(cuMemFree(b), CUDA_SUCCESS);
   CHECK_CU(cuMemFreeHost(pin_in), CUDA_SUCCESS);
   CHECK_CU(cuMemFreeHost(pin_out), CUDA_SUCCESS);
+}
+
+// Asynchronous copies from pageable memory take their source when called: the
+// caller may overwrite it at once, also while earlier copies still wait in the
+// stream (the sim stages such sources in buffers it reuses: staging.cc).
+void check_async_pageable_source() {
+  dt::section("asynchronous copies from pageable memory take the source at the call");
+  const size_t n = 2 << 20;
+  CUstream s = nullptr;
+  REQUIRE_CU(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING), CUDA_SUCCESS);
+  CUdeviceptr a = 0, b = 0, c = 0;
+  REQUIRE_CU(cuMemAlloc(&a, n), CUDA_SUCCESS);
+  REQUIRE_CU(cuMemAlloc(&b, n), CUDA_SUCCESS);
+  REQUIRE_CU(cuMemAlloc(&c, n), CUDA_SUCCESS);
+  // The copies queue behind a host function that holds the stream for 50 ms
+  // (it needs nothing from this thread, so a driver that waits cannot hang).
+  CHECK_CU(cuLaunchHostFunc(s, [](void*) { std::this_thread::sleep_for(std::chrono::milliseconds(50)); }, nullptr),
+           CUDA_SUCCESS);
+  std::vector<uint8_t> src = pattern(n, 7);
+  const std::vector<uint8_t> first = src;
+  CHECK_CU(cuMemcpyHtoDAsync(a, src.data(), n, s), CUDA_SUCCESS);
+  src = pattern(n, 8);
+  const std::vector<uint8_t> second = src;
+  CHECK_CU(cuMemcpyHtoDAsync(b, src.data(), n, s), CUDA_SUCCESS);
+  std::fill(src.begin(), src.end(), 0);
+  CHECK_CU(cuStreamSynchronize(s), CUDA_SUCCESS);
+  // Once those are done, a third (the sim takes a staging buffer they gave back).
+  src = pattern(n / 2, 9);
+  const std::vector<uint8_t> third = src;
+  CHECK_CU(cuMemcpyHtoDAsync(c, src.data(), n / 2, s), CUDA_SUCCESS);
+  std::fill(src.begin(), src.end(), 0);
+  CHECK_CU(cuStreamSynchronize(s), CUDA_SUCCESS);
+  std::vector<uint8_t> out(n);
+  CHECK_CU(cuMemcpyDtoH(out.data(), a, n), CUDA_SUCCESS);
+  CHECK(out == first);
+  CHECK_CU(cuMemcpyDtoH(out.data(), b, n), CUDA_SUCCESS);
+  CHECK(out == second);
+  out.resize(n / 2);
+  CHECK_CU(cuMemcpyDtoH(out.data(), c, n / 2), CUDA_SUCCESS);
+  CHECK(out == third);
+  CHECK_CU(cuStreamDestroy(s), CUDA_SUCCESS);
+  CHECK_CU(cuMemFree(a), CUDA_SUCCESS);
+  CHECK_CU(cuMemFree(b), CUDA_SUCCESS);
+  CHECK_CU(cuMemFree(c), CUDA_SUCCESS);
 }
 
 void check_unified() {
@@ -340,6 +387,7 @@ int main() {
   CUdevice dev = dt::init_primary();
   check_sync_1d();
   check_async_1d();
+  check_async_pageable_source();
   check_unified();
   check_2d();
   check_memset();
