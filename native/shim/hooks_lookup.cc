@@ -26,8 +26,8 @@
 // The NVML hooks (nvml_real.h) are handed out the same way: RTLD_DEFAULT and
 // RTLD_NEXT give the hook; another handle gives the hook when glibc's answer
 // is the real NVML entry point of that variant (nvidia-smi and pynvml dlopen
-// NVML and dlsym it); lookups made by NVML itself (a caller inside
-// "libnvidia-ml.so*") are never hooked.
+// NVML and dlsym it); lookups made by NVML itself or by the driver (a caller
+// inside "libnvidia-ml.so*" or "libcuda.so*") are never hooked.
 // While the shim itself resolves symbols (real_driver.h, Recursion) every
 // lookup goes straight to glibc.
 //
@@ -81,7 +81,9 @@ bool inside_driver(const void* address) { return inside_library(address, "libcud
 
 // dlsym of an NVML hook's name (`id`: nvml_real.h).
 DlsymDecision decide_nvml(int id, void* handle, const char* name, const void* caller, DlsymFn real) {
-  if (inside_library(caller, "libnvidia-ml.so")) {
+  // NVML itself, and the driver (which must never re-enter the shim's lazy
+  // cuInit from inside its own: job_uuids.h), see the real NVML.
+  if (inside_library(caller, "libnvidia-ml.so") || inside_driver(caller)) {
     // glibc's global lookup would find the shim's export first.
     if (handle == RTLD_DEFAULT) {
       if (void* own = nvml_real(id)) return {own, nullptr};
