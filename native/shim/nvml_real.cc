@@ -18,18 +18,9 @@ const char* const kNames[kNvmlRealCount] = {
 #undef GPUPOOL_SHIM_NVML_NAME
 };
 
-}  // namespace
-}  // namespace gpupool::shim
-
-// The hooks (hooks_nvml.cc), declared with the shim's export attributes.
-#define GPUPOOL_SHIM_NVML_DECLARE(name) SHIM_EXPORT decltype(::name) name;
-GPUPOOL_SHIM_NVML_HOOKS(GPUPOOL_SHIM_NVML_DECLARE)
-#undef GPUPOOL_SHIM_NVML_DECLARE
-
-namespace gpupool::shim {
-namespace {
-
-// Constant-initialised, as kHooks (hook_table.cc): usable from the first dlsym.
+// The hooks of hooks_nvml.cc (declared by nvml_abi.h). Constant-initialised,
+// as kHooks (hook_table.cc): usable from the first dlsym. -Bsymbolic makes
+// these the shim's own definitions.
 void* const kNvmlHooks[kNvmlHookCount] = {
 #define GPUPOOL_SHIM_NVML_ADDRESS(name) reinterpret_cast<void*>(&::name),
     GPUPOOL_SHIM_NVML_HOOKS(GPUPOOL_SHIM_NVML_ADDRESS)

@@ -8,7 +8,8 @@
 //              allocates 256MiB through CUDA, used and free are what
 //              cuMemGetInfo shows; v2 too; a wrong struct version still gets
 //              the real library's error; dlsym on a dlopened NVML hands out
-//              the hooks; NVML device 0 keeps the real numbers.
+//              the hooks; NVML device 0 keeps the real numbers; a second
+//              process of the job holding 128MiB counts in used.
 //   unlimited  2 devices of 4GiB, no limit: the real (sim) numbers throughout.
 // The program does not link the driver: until it opens libcuda.so.1 itself
 // (nvml_test.h CudaApi) it is an NVML-only program, as nvidia-smi is.
@@ -113,12 +114,39 @@ int limit() {
   through_dlsym(job_device, kGiB, 256 * kMiB);
   expect(mem(other), 4 * kGiB, 0);  // another device: the real numbers
 
+  // The job's usage is that of all its processes, as for cuMemGetInfo.
+  st::SpawnOptions o;
+  o.capture_stdout = true;
+  o.pipe_stdin = true;
+  st::Child holder = st::spawn_self("hold", {}, o);
+  NT_CHECK_EQ(st::read_line(holder.out_fd), std::string("holding"));
+  expect(mem(job_device), kGiB, 384 * kMiB);
+  NT_CHECK(cu.mem_get_info(&cu_free, &cu_total) == CUDA_SUCCESS);
+  NT_CHECK_EQ(mem(job_device).free, static_cast<unsigned long long>(cu_free));
+  st::write_line(holder.in_fd, "release");
+  close(holder.in_fd);
+  NT_CHECK_EQ(st::wait_child(holder.pid), 0);
+
   NT_CHECK(cu.mem_free(p) == CUDA_SUCCESS);
   expect(mem(job_device), kGiB, 0);
   cu.set_current(nullptr);
   cu.primary_release(0);
   NT_CHECK_NVML(nvmlShutdown(), NVML_SUCCESS);
   return nt::finish();
+}
+
+// Role "hold" (same job, under the shim): allocates 128MiB, says "holding",
+// frees on "release".
+int hold() {
+  nt::CudaApi cu;
+  CUcontext ctx = nullptr;
+  CUdeviceptr p = 0;
+  if (!cu.open() || cu.init(0) != CUDA_SUCCESS || cu.primary_retain(&ctx, 0) != CUDA_SUCCESS ||
+      cu.set_current(ctx) != CUDA_SUCCESS || cu.mem_alloc(&p, 128 * kMiB) != CUDA_SUCCESS)
+    return 2;
+  st::write_line(1, "holding");
+  if (st::read_line(0) != "release") return 3;
+  return cu.mem_free(p) == CUDA_SUCCESS ? 0 : 4;
 }
 
 int unlimited() {
@@ -152,6 +180,7 @@ int main(int argc, char** argv) {
   std::string role = argc > 1 ? argv[1] : "";
   if (role == "limit") return limit();
   if (role == "unlimited") return unlimited();
+  if (role == "hold") return hold();
   std::printf("usage: %s limit|unlimited\n", argv[0]);
   return 2;
 }
