@@ -104,6 +104,8 @@
   X(cuCtxGetDevice)                                                    \
   X(cuStreamGetDevice)                                                 \
   X(cuDevicePrimaryCtxGetState)                                        \
+  /* the NVML hooks' UUID lookup (job_uuids.cc) */                     \
+  X(cuDeviceGetCount) X(cuDeviceGet) X(cuDeviceGetUuid_v2)             \
   /* the time-slice gate (gate*.cc) */                                 \
   X(cuCtxSetCurrent) X(cuCtxPushCurrent_v2) X(cuCtxPopCurrent_v2)      \
   X(cuStreamGetCtx) X(cuStreamIsCapturing) X(cuStreamSynchronize)      \

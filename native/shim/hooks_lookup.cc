@@ -23,6 +23,11 @@
 // dlsym, which resolves RTLD_NEXT relative to the shim: right for programs
 // whose only preloaded library is the shim and nothing else wraps symbols
 // with RTLD_NEXT.
+// The NVML hooks (nvml_real.h) are handed out the same way: RTLD_DEFAULT and
+// RTLD_NEXT give the hook; another handle gives the hook when glibc's answer
+// is the real NVML entry point of that variant (nvidia-smi and pynvml dlopen
+// NVML and dlsym it); lookups made by NVML itself or by the driver (a caller
+// inside "libnvidia-ml.so*" or "libcuda.so*") are never hooked.
 // While the shim itself resolves symbols (real_driver.h, Recursion) every
 // lookup goes straight to glibc.
 //
@@ -37,9 +42,15 @@
 
 #include "hook_table.h"
 #include "log.h"
+#include "nvml_real.h"
 #include "real_driver.h"
 
 using namespace gpupool::shim;
+
+struct DlsymDecision {
+  void* value;    // the answer, when forward is null
+  void* forward;  // else: glibc's dlsym, to be called with the caller's arguments
+};
 
 namespace {
 
@@ -57,21 +68,38 @@ void warn_unknown_entry(const char* how, const char* symbol, const void* p) {
   }
 }
 
-// Whether `address` lies in a library whose file name starts with "libcuda.so".
-bool inside_driver(const void* address) {
+// Whether `address` lies in a library whose file name starts with `prefix`.
+bool inside_library(const void* address, const char* prefix) {
   Dl_info info;
   if (address == nullptr || dladdr(address, &info) == 0 || info.dli_fname == nullptr) return false;
   const char* slash = std::strrchr(info.dli_fname, '/');
   const char* base = slash != nullptr ? slash + 1 : info.dli_fname;
-  return std::strncmp(base, "libcuda.so", 10) == 0;
+  return std::strncmp(base, prefix, std::strlen(prefix)) == 0;
+}
+
+bool inside_driver(const void* address) { return inside_library(address, "libcuda.so"); }
+
+// dlsym of an NVML hook's name (`id`: nvml_real.h).
+DlsymDecision decide_nvml(int id, void* handle, const char* name, const void* caller, DlsymFn real) {
+  // NVML itself, and the driver (which must never re-enter the shim's lazy
+  // cuInit from inside its own: job_uuids.h), see the real NVML.
+  if (inside_library(caller, "libnvidia-ml.so") || inside_driver(caller)) {
+    // glibc's global lookup would find the shim's export first.
+    if (handle == RTLD_DEFAULT) {
+      if (void* own = nvml_real(id)) return {own, nullptr};
+    }
+    return {nullptr, reinterpret_cast<void*>(real)};
+  }
+  if (handle == RTLD_DEFAULT || handle == RTLD_NEXT) return {nvml_hook(id), nullptr};
+  void* found = real(handle, name);
+  if (found == nullptr) return {nullptr, nullptr};
+  // The handle has the symbol, so an NVML is loaded: resolve ours to compare.
+  nvml_load();
+  if (void* hook = nvml_hook_for_real(found)) return {hook, nullptr};
+  return {found, nullptr};
 }
 
 }  // namespace
-
-struct DlsymDecision {
-  void* value;    // the answer, when forward is null
-  void* forward;  // else: glibc's dlsym, to be called with the caller's arguments
-};
 
 // `caller`: the return address of the dlsym call.
 extern "C" __attribute__((visibility("hidden"))) DlsymDecision gpupool_shim_dlsym_decide(void* handle,
@@ -81,7 +109,11 @@ extern "C" __attribute__((visibility("hidden"))) DlsymDecision gpupool_shim_dlsy
   if (real == nullptr) return {nullptr, nullptr};
   if (resolving()) return {nullptr, reinterpret_cast<void*>(real)};
   int id = hook_id_by_name(name);
-  if (id < 0) return {nullptr, reinterpret_cast<void*>(real)};
+  if (id < 0) {
+    int nvml_id = nvml_hook_id_by_name(name);
+    if (nvml_id >= 0) return decide_nvml(nvml_id, handle, name, caller, real);
+    return {nullptr, reinterpret_cast<void*>(real)};
+  }
   if (inside_driver(caller)) {
     // glibc's global lookup would find the shim's export first.
     if (handle == RTLD_DEFAULT && driver_load()) {

@@ -119,24 +119,12 @@ SIM_API CUresult cuDeviceGetName(char* name, int len, CUdevice dev) {
   return CUDA_SUCCESS;
 }
 
-// A stable UUID per (name, physical device), shaped as a version-4 UUID.
-static void fill_uuid(const Device* d, CUuuid* uuid) {
-  uint64_t h = 1469598103934665603ull;  // FNV-1a
-  for (char ch : d->name) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
-  h ^= static_cast<uint64_t>(d->physical) * 0x9E3779B97F4A7C15ull;
-  uint64_t h2 = (h ^ 0xC2B2AE3D27D4EB4Full) * 1099511628211ull;
-  std::memcpy(uuid->bytes, &h, 8);
-  std::memcpy(uuid->bytes + 8, &h2, 8);
-  uuid->bytes[6] = static_cast<char>((uuid->bytes[6] & 0x0f) | 0x40);
-  uuid->bytes[8] = static_cast<char>((uuid->bytes[8] & 0x3f) | 0x80);
-}
-
 SIM_API CUresult cuDeviceGetUuid_v2(CUuuid* uuid, CUdevice dev) {
   if (CUresult r = require_init(); r != CUDA_SUCCESS) return r;
   if (uuid == nullptr) return CUDA_ERROR_INVALID_VALUE;
   Device* d = device(dev);
   if (d == nullptr) return CUDA_ERROR_INVALID_DEVICE;
-  fill_uuid(d, uuid);
+  device_uuid(d->name, d->physical, reinterpret_cast<unsigned char*>(uuid->bytes));
   return CUDA_SUCCESS;
 }
 
@@ -165,7 +153,7 @@ SIM_API CUresult cuDeviceGetPCIBusId(char* pciBusId, int len, CUdevice dev) {
   if (pciBusId == nullptr || len <= 0) return CUDA_ERROR_INVALID_VALUE;
   Device* d = device(dev);
   if (d == nullptr) return CUDA_ERROR_INVALID_DEVICE;
-  std::snprintf(pciBusId, static_cast<size_t>(len), "%04X:%02X:00.0", 0u, d->physical + 1);
+  std::snprintf(pciBusId, static_cast<size_t>(len), "%04X:%02X:00.0", 0u, pci_bus(d->physical));
   return CUDA_SUCCESS;
 }
 
@@ -180,7 +168,7 @@ SIM_API CUresult cuDeviceGetByPCIBusId(CUdevice* dev, const char* pciBusId) {
   }
   if (domain != 0 || slot != 0 || func != 0) return CUDA_ERROR_INVALID_DEVICE;
   for (int ordinal = 0; ordinal < device_count(); ++ordinal) {
-    if (device(ordinal)->physical + 1 == static_cast<int>(bus)) {
+    if (pci_bus(device(ordinal)->physical) == static_cast<int>(bus)) {
       *dev = ordinal;
       return CUDA_SUCCESS;
     }

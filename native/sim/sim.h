@@ -267,6 +267,19 @@ bool device_accessible(Context* ctx, CUdeviceptr ptr, size_t bytes);
 enum class MemoryKind { kUnknown, kDevice, kHostPinned, kManaged };
 MemoryKind memory_kind(uintptr_t ptr, size_t bytes);
 
+// ---- hardware identity (device_identity.cc) ----------------------------------
+// What identifies a simulated GPU, shared with the simulated NVML (nvml/), which
+// must report the same devices: both derive it from (name, physical index).
+
+// The 16-byte UUID of physical device `physical` named `name` (cuDeviceGetUuid),
+// shaped as a version-4 UUID and stable across processes.
+void device_uuid(const std::string& name, int physical, unsigned char out[16]);
+// "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (lower-case hex), as NVML and
+// nvidia-smi print the same 16 bytes.
+std::string uuid_text(const unsigned char bytes[16]);
+// PCI bus number of physical device `physical` (domain 0, device 0, function 0).
+inline int pci_bus(int physical) { return physical + 1; }
+
 // ---- logging -----------------------------------------------------------------
 
 // Writes "gpupool sim: <message>" to stderr. Used only for configuration errors
