@@ -43,13 +43,23 @@ final class JavaProcess implements AutoCloseable {
 
   /** The same, with these variables added to (or replacing those of) the test's environment. */
   static JavaProcess gpupool(List<String> args, java.util.Map<String, String> env) throws IOException {
+    return java("io.gpupool.cli.Main", args, env);
+  }
+
+  /** {@code mainClass ARGS} on the tests' class path, gpupool.home as for {@link #gpupool}. */
+  static JavaProcess java(String mainClass, List<String> args, java.util.Map<String, String> env) throws IOException {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.add("-Dgpupool.home=" + nativeBuild());
     cmd.add("-cp");
     cmd.add(System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
-    cmd.add("io.gpupool.cli.Main");
+    cmd.add(mainClass);
     cmd.addAll(args);
+    return command(cmd, env);
+  }
+
+  /** Any program, with these variables added to (or replacing those of) the test's environment. */
+  static JavaProcess command(List<String> cmd, java.util.Map<String, String> env) throws IOException {
     ProcessBuilder pb = new ProcessBuilder(cmd);
     pb.environment().remove("GPUPOOL_SOCKET");
     pb.environment().putAll(env);

@@ -29,6 +29,7 @@ class NativeRemoteTlsEndToEndTest {
   @TempDir Path dir;
   private RemoteAgent agent;
   private Path cert;
+  private Path key;
   private int port;
   private String token;
 
@@ -36,7 +37,8 @@ class NativeRemoteTlsEndToEndTest {
   void startAgent() throws Exception {
     SelfSignedCerts certs = new SelfSignedCerts(dir);
     cert = certs.make("localhost", "localhost", "DNS:localhost");
-    agent = RemoteAgent.start(dir, "native-tls", cert, certs.key("localhost"));
+    key = certs.key("localhost");
+    agent = RemoteAgent.start(dir, "native-tls", cert, key);
     port = agent.port;
     token = agent.token;
   }
@@ -125,6 +127,46 @@ class NativeRemoteTlsEndToEndTest {
     JavaProcess job = runRemote("127.0.0.1:" + port, null, Map.of(), JavaProcess.jobProbe().toString());
     String line = refused(job, "the agent at 127.0.0.1:" + port);
     assertTrue(line.contains("if it serves TLS, set GPUPOOL_REMOTE=gpupools://"), line);
+  }
+
+  /**
+   * Without an agent: a worker started with the certificate, and the program attached to it
+   * straight with GPUPOOL_REMOTE_WORKER=gpupools://localhost:PORT and the worker's secret
+   * (README: "attach to a worker directly"). A plain attach to the same kind of worker is refused.
+   */
+  @Test
+  void aProgramAttachesStraightToATlsWorker() throws Exception {
+    Path exe = JavaProcess.nativeBuild().resolve("tests").resolve("test_memcpy");
+    JavaProcess p = JavaProcess.command(List.of(exe.toString()), attachEnv(startTlsWorker(), "gpupools://"));
+    assertEquals(0, p.waitFor(), "test_memcpy straight to a TLS worker:\n" + String.join("\n", p.drainOut()) + "\n"
+        + p.drainErr());
+
+    JavaProcess plain = JavaProcess.command(List.of(JavaProcess.jobProbe().toString()),
+        attachEnv(startTlsWorker(), "gpupool://"));
+    assertTrue(plain.waitFor() != 0, "a plain attach to a TLS worker must fail");
+  }
+
+  private String[] startTlsWorker() throws Exception {
+    byte[] seed = new byte[32];
+    new java.security.SecureRandom().nextBytes(seed);
+    String secret = java.util.HexFormat.of().formatHex(seed);
+    JavaProcess worker = JavaProcess.java("io.gpupool.remote.WorkerMain",
+        List.of("--bind", "127.0.0.1", "--tls-cert", cert.toString(), "--tls-key", key.toString()),
+        Map.of("GPUPOOL_WORKER_SECRET", secret,
+            "LD_LIBRARY_PATH", JavaProcess.nativeBuild().resolve("lib").resolve("sim").toString()));
+    agent.track(worker);
+    String line = worker.nextOut();
+    assertTrue(line.startsWith("gpupool-worker listening "), line);
+    String address = line.substring("gpupool-worker listening ".length());
+    return new String[] {address.substring(address.lastIndexOf(':') + 1), secret};
+  }
+
+  private Map<String, String> attachEnv(String[] worker, String scheme) {
+    return Map.of("LD_LIBRARY_PATH", JavaProcess.nativeBuild().resolve("lib").resolve("remote").toString(),
+        "GPUPOOL_REMOTE_WORKER", scheme + "localhost:" + worker[0], "GPUPOOL_REMOTE_SECRET", worker[1],
+        "GPUPOOL_REMOTE_TRUST", cert.toString(),
+        "GPUPOOL_KERNELS_DIR", JavaProcess.nativeBuild().resolve("kernels").toString(),
+        "GPUPOOL_TEST_REMOTE_DEVICE", "1");
   }
 
   @Test
