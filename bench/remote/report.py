@@ -119,3 +119,22 @@ if len(sys.argv) > 4:
           + ", ".join(f"{name} {spread([l[key] for l in local], fmt)}" for name, key, fmt in
                       (("cuCtxSynchronize", "ctx_synchronize", us_fmt), ("cuMemcpyHtoD", "htod", gib_fmt),
                        ("cuMemcpyDtoH", "dtoh", gib_fmt))) + ".")
+
+if len(sys.argv) > 5 and any(True for _ in open(sys.argv[5])):
+    tls = native(sys.argv[5])[0]
+    print("\n### Over TLS\n")
+    print("One run of the same program through the forwarding driver to a worker over TLS (self-signed "
+          "certificate for localhost, verified), after the rounds above; no target. Its own loopback "
+          "baselines are plain TCP.\n")
+    print("| measurement | over TLS | plain, median of the rounds above | TLS / plain |")
+    print("| --- | --- | --- | --- |")
+    for label, key, fmt, unit in (("cuCtxSynchronize, idle", "ctx_synchronize", "{:.2f} µs", "time"),
+                                  ("cuLaunchKernel, 256 per sync", "launch", "{:.2f} µs", "time"),
+                                  ("cuMemcpyHtoD 64 MiB", "htod", "{:.2f} GiB/s", "rate"),
+                                  ("cuMemcpyDtoH 64 MiB", "dtoh", "{:.2f} GiB/s", "rate")):
+        if key not in tls:
+            continue
+        plain = statistics.median(r[key] for r in remote)
+        ratio = tls[key] / plain
+        print(f"| {label} | {fmt.format(tls[key])} | {fmt.format(plain)} | "
+              f"{ratio:.2f}x {'time' if unit == 'time' else 'bandwidth'} |")
