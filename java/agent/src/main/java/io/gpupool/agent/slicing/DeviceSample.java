@@ -15,11 +15,14 @@ package io.gpupool.agent.slicing;
  * @param residentBytes its memory on the device that is resident now (live processes), swappable
  *     or not ({@link JobGates#residentEstimate}); read on oversubscribed devices only, 0 elsewhere
  * @param evictedSeq the least evicted_seq of its live processes; Long.MAX_VALUE with none
+ * @param outBytes its memory that is swapped out now: swapped_out_bytes less swapped_in_bytes,
+ *     summed over live processes ({@link JobGates#outBytes}); read on oversubscribed devices only,
+ *     0 elsewhere
  */
 record DeviceSample(boolean readable, boolean pending, long inFlight, int liveProcesses, long deviceNanos,
-    long waitNanos, long swappedBytes, long residentBytes, long evictedSeq) {
-  static final DeviceSample UNREADABLE = new DeviceSample(false, false, 0, 0, 0, 0, 0, 0, Long.MAX_VALUE);
-  static final DeviceSample NOTHING = new DeviceSample(true, false, 0, 0, 0, 0, 0, 0, Long.MAX_VALUE);
+    long waitNanos, long swappedBytes, long residentBytes, long evictedSeq, long outBytes) {
+  static final DeviceSample UNREADABLE = new DeviceSample(false, false, 0, 0, 0, 0, 0, 0, Long.MAX_VALUE, 0);
+  static final DeviceSample NOTHING = new DeviceSample(true, false, 0, 0, 0, 0, 0, 0, Long.MAX_VALUE, 0);
 
   /** Whether nothing of the job can still be running on the device (as far as can be known). */
   boolean drained() {

@@ -24,6 +24,9 @@ import java.util.logging.Logger;
  * when its holder has nothing pending while another job waits; nobody waiting, the holder
  * keeps it. On an oversubscribed device, before a job's slice, the least recently run other jobs
  * are asked to swap out (slices[d].evict) until the job's limit fits beside what stays resident.
+ * There, a holder granted with memory swapped out brings it back under its slice, and its
+ * quantum starts only once that swap-in is done, or at the latest the eviction timeout after the
+ * grant ({@link SliceClock}): the swap-in is not taken out of the time it has for work.
  *
  * <p>slices[d].depth is {@link SliceConfig#UNCONTENDED_DEPTH} while the holder is the only job
  * with pending work, and {@link SliceConfig#CONTENDED_DEPTH} otherwise: a job beside idle
@@ -57,7 +60,7 @@ final class DeviceSlicer {
   private long sequence;
   private Phase phase;
   private long holder = -1;
-  private long sliceStartNs;
+  private final SliceClock clock;
   private long deadlineNs;
   private Set<Long> draining = Set.of();
   private long victim = -1;
@@ -74,6 +77,7 @@ final class DeviceSlicer {
     this.config = config;
     this.oversubscribed = config.enabled() && config.oversubscribed().contains(device);
     this.policy = new SlicePolicy(config.quantumNanos());
+    this.clock = new SliceClock(device, config.evictTimeoutNanos());
     this.sequence = SliceGrant.sequence(table.grant(device)); // continues across agent restarts
     this.flags = oversubscribed ? GpupoolLayout.GPUPOOL_SLICE_FLAG_OVERSUBSCRIBED : 0;
     this.depth = SliceConfig.CONTENDED_DEPTH;
@@ -136,7 +140,8 @@ final class DeviceSlicer {
     }
     boolean holderPending = samples.get(holder).pending();
     boolean othersPending = !pending(holder).isEmpty();
-    if (!policy.shouldPreempt(holder, nowNs - sliceStartNs, holderPending, othersPending)) return;
+    long elapsed = clock.elapsed(nowNs, samples.get(holder));
+    if (!policy.shouldPreempt(holder, elapsed, holderPending, othersPending)) return;
     OptionalLong next = policy.next(holderPending ? pending(-1) : pending(holder));
     if (next.isPresent() && next.getAsLong() == holder) { // its turn again: a new slice, no hand-over
       startSlice(holder, nowNs);
@@ -179,22 +184,9 @@ final class DeviceSlicer {
 
   /** Starts an eviction if {@code job}'s limit does not fit beside the others' resident memory. */
   private boolean makeRoom(long job, long nowNs) {
-    long resident = 0;
-    long candidate = -1;
-    long candidateRun = Long.MAX_VALUE;
-    for (Map.Entry<Long, DeviceSample> e : samples.entrySet()) {
-      long id = e.getKey();
-      if (id == job) continue;
-      long bytes = e.getValue().residentBytes();
-      resident = bytes > Long.MAX_VALUE - resident ? Long.MAX_VALUE : resident + bytes;
-      long ran = lastRunNs.getOrDefault(id, Long.MIN_VALUE);
-      if (bytes > 0 && !evictedSinceRun.contains(id) && (ran < candidateRun || (ran == candidateRun && id < candidate))) {
-        candidate = id;
-        candidateRun = ran;
-      }
-    }
     long limit = jobs.get(job).job().limitOn(device);
-    if (resident <= totalBytes - Math.min(limit, totalBytes) || candidate < 0) return false;
+    long candidate = EvictionChoice.victim(job, limit, totalBytes, samples, lastRunNs, evictedSinceRun);
+    if (candidate < 0) return false;
     victim = candidate;
     chosen = job;
     evictSequence = ++sequence;
@@ -223,12 +215,13 @@ final class DeviceSlicer {
   }
 
   private void startSlice(long job, long nowNs) {
-    if (phase != Phase.HOLDING || holder != job) {
+    boolean again = phase == Phase.HOLDING && holder == job; // nothing was evicted in between
+    if (!again) {
       table.storeGrant(device, SliceGrant.of(++sequence, SliceGrant.holderOfEntry(jobs.get(job).job().entry())));
     }
+    clock.grant(job, nowNs, !again && oversubscribed && samples.get(job).outBytes() > 0);
     phase = Phase.HOLDING;
     holder = job;
-    sliceStartNs = nowNs;
     lastRunNs.put(job, nowNs);
     evictedSinceRun.remove(job);
     stats.get(job).slices++;

@@ -86,6 +86,7 @@ final class JobGates implements AutoCloseable {
     long waitNs = 0;
     long swapped = 0;
     long resident = 0;
+    long out = 0;
     long evicted = Long.MAX_VALUE;
     Set<Counter> seen = new HashSet<>();
     try {
@@ -116,7 +117,10 @@ final class JobGates implements AutoCloseable {
         if (g.waiting() > 0 || g.inFlight() > 0 || (g.lastSubmitNs() != 0 && sinceSubmit >= 0 && sinceSubmit <= graceNanos)) {
           pending = true;
         }
-        if (memory) resident = saturatingAdd(resident, residentEstimate(g, gates.usedBytes(s.slot(), device)));
+        if (memory) {
+          resident = saturatingAdd(resident, residentEstimate(g, gates.usedBytes(s.slot(), device)));
+          out = saturatingAdd(out, outBytes(g));
+        }
         evicted = Math.min(evicted, g.evictedSeq());
       }
     } catch (IOException e) {
@@ -124,7 +128,7 @@ final class JobGates implements AutoCloseable {
       return DeviceSample.UNREADABLE;
     }
     counters.keySet().removeIf(c -> c.device() == device && !seen.contains(c));
-    return new DeviceSample(true, pending, inFlight, live, deviceNs, waitNs, swapped, resident, evicted);
+    return new DeviceSample(true, pending, inFlight, live, deviceNs, waitNs, swapped, resident, evicted, out);
   }
 
   /**
@@ -140,6 +144,20 @@ final class JobGates implements AutoCloseable {
     long out = Math.max(0, g.swappedOutBytes() - g.swappedInBytes());
     long charged = Math.max(0, usedBytes - out);
     return Math.max(swappable, charged);
+  }
+
+  /**
+   * A process's memory on the device that is swapped out now (its shim raises swapped_in_bytes
+   * when a swap-in is done). The counters are unsigned and come from another process: in at or
+   * above out counts as 0. Memory freed while swapped out keeps counting, as the counters cannot
+   * tell.
+   */
+  static long outBytes(RegionGates.Gate g) {
+    long out = g.swappedOutBytes();
+    long in = g.swappedInBytes();
+    if (Long.compareUnsigned(in, out) >= 0) return 0;
+    long difference = out - in;
+    return difference < 0 ? Long.MAX_VALUE : difference;
   }
 
   private boolean refreshSlots(long nowNs, boolean fresh) {

@@ -9,8 +9,10 @@ import java.util.Set;
  *     run concurrently, without a gate)
  * @param quantumNanos the longest slice while others wait
  * @param oversubscribed the devices whose quotas may exceed their memory (swapping on)
- * @param drainTimeoutNanos how long a hand-over waits for the old holder's in-flight work (and
- *     an eviction for the victim's swap-out) before it goes on anyway
+ * @param drainTimeoutNanos how long a hand-over waits for the old holder's in-flight work before
+ *     it goes on anyway
+ * @param evictTimeoutNanos how long an eviction waits for the victim's swap-out before it goes on
+ *     anyway; also the longest a holder's swap-in delays the start of its quantum ({@link SliceClock})
  * @param graceNanos a job that submitted within this time still counts as having pending work
  * @param fastPollNanos the poll period while a hand-over runs or a job waits
  * @param slowPollNanos the poll period otherwise
