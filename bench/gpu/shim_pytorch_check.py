@@ -10,9 +10,13 @@ Checks, each printed as PASS/FAIL:
   - 3/4 of the quota can be allocated (the quota is usable), and freed;
   - a small MLP trains for 50 steps, loss decreasing;
   - filling the quota in 256 MiB tensors stops with OutOfMemoryError near the quota;
-  - the process's GPU memory as NVML / nvidia-smi see it (not interposed) stays
-    within quota + the CUDA context, measured by this script right after the context
-    was created and before any allocation (plus a 128 MiB margin).
+  - NVML inside the job shows the quota (the shim interposes its memory query): pynvml's
+    nvmlDeviceGetMemoryInfo in this process, and nvidia-smi run under the shim, report the
+    quota as total and no more than it as used;
+  - the process's physical GPU memory stays within quota + the CUDA context, measured by
+    this script right after the context was created and before any allocation (plus a
+    128 MiB margin). Physical: NVML's per-process list (not interposed), or nvidia-smi
+    run without LD_PRELOAD; never the interposed memory query.
 Prints a JSON summary last and writes it to --json. Exit 0 when all checks pass.
 """
 import argparse
@@ -34,6 +38,31 @@ def parse_size(text):
     return int(text)
 
 
+def without_shim():
+    """This process's environment without LD_PRELOAD: a child that sees the GPU as it is."""
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    return env
+
+
+def nvml_job_view(usage, limit, check):
+    """NVML's memory query inside the job (interposed by the shim) shows the quota."""
+    if usage.nvml is not None:
+        info = usage.nvml.nvmlDeviceGetMemoryInfo(usage.handle)
+        check("NVML in the job: total == quota", info.total == limit,
+              f"total {info.total / MIB:.0f} MiB, used {info.used / MIB:.0f} MiB, free {info.free / MIB:.0f} MiB")
+        check("NVML in the job: used <= quota, free <= total - used",
+              info.used <= limit and info.free <= info.total - info.used)
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=memory.total,memory.used", "--format=csv,noheader,nounits",
+                              "-i", "0"], capture_output=True, text=True, timeout=20).stdout  # under the shim
+        total_mib, used_mib = (int(x) for x in out.strip().splitlines()[0].split(","))
+        check("nvidia-smi under the shim: memory.total == quota", total_mib * MIB == limit,
+              f"{total_mib} MiB total, {used_mib} MiB used")
+    except Exception as e:  # noqa: BLE001
+        check("nvidia-smi under the shim: memory.total == quota", False, f"{type(e).__name__}: {e}"[:200])
+
+
 class GpuUsage:
     """This process's GPU memory as the driver's management side reports it."""
 
@@ -53,12 +82,12 @@ class GpuUsage:
         self.baseline_device_used = self.device_used()
 
     def device_used(self):
-        if self.nvml is not None:
-            return self.nvml.nvmlDeviceGetMemoryInfo(self.handle).used
+        """The device's physical used memory: nvidia-smi outside the shim (in this process,
+        NVML's memory query answers with the job's view)."""
         try:
             out = subprocess.run(
                 ["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits", "-i", "0"],
-                capture_output=True, text=True, timeout=20).stdout
+                capture_output=True, text=True, timeout=20, env=without_shim()).stdout
             return int(out.strip().splitlines()[0]) * MIB
         except Exception:  # noqa: BLE001
             return None
@@ -80,7 +109,7 @@ class GpuUsage:
         try:
             out = subprocess.run(
                 ["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
-                capture_output=True, text=True, timeout=20).stdout
+                capture_output=True, text=True, timeout=20, env=without_shim()).stdout
             for line in out.splitlines():
                 parts = [x.strip() for x in line.split(",")]
                 if len(parts) == 2 and parts[0] == str(pid):
@@ -145,6 +174,7 @@ def main():
     summary["device_properties_total"] = props_total
     check("get_device_properties(0).total_memory == quota", props_total == limit,
           f"{props_total / MIB:.0f} MiB")
+    nvml_job_view(usage, limit, check)
     print(f"   info: CUDA context: {context / MIB if context is not None else float('nan'):.0f} MiB "
           f"({usage.method})", flush=True)
 
