@@ -9,10 +9,16 @@
 //   vmm <bytes>       "vmm <bytes> -> <CUDA error name>": cuMemCreate of pinned memory on
 //                     device 0 (a multiple of its granularity); a successful one is held
 //   freeall           "freeall <n>": frees every held block
+//   nvml              "nvml total=<bytes> used=<bytes> rc=<nvmlReturn_t>" for device 0 as
+//                     NVML (libnvidia-ml.so.1, opened and looked up with dlsym as
+//                     nvidia-smi and pynvml do) reports it, found by its CUDA UUID; or
+//                     "nvml unavailable: <why>"
 //   sleep <ms>        "slept <ms>" after that long (a job that holds its grant a while)
 //   exit <code>       exits with that code (end of input: exit 0)
 // The driver comes from the environment (no RPATH), as for every test program.
 #include <cuda.h>
+#include <dlfcn.h>
+#include <gpupool/nvml_abi.h>
 #include <time.h>
 
 #include <cstdio>
@@ -35,6 +41,35 @@ unsigned long long parse_bytes(const char* text) {
   while (!unit.empty() && (unit.back() == '\n' || unit.back() == ' ')) unit.pop_back();
   double factor = unit == "KiB" ? 1024.0 : unit == "MiB" ? 1048576.0 : unit == "GiB" ? 1073741824.0 : 1.0;
   return static_cast<unsigned long long>(v * factor);
+}
+
+// The `nvml` command: device 0's memory as NVML reports it.
+void print_nvml() {
+  void* lib = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (lib == nullptr) {
+    std::printf("nvml unavailable: %s\n", dlerror());
+    return;
+  }
+  auto init = reinterpret_cast<nvmlReturn_t (*)()>(dlsym(lib, "nvmlInit_v2"));
+  auto by_uuid = reinterpret_cast<nvmlReturn_t (*)(const char*, nvmlDevice_t*)>(dlsym(lib, "nvmlDeviceGetHandleByUUID"));
+  auto info = reinterpret_cast<nvmlReturn_t (*)(nvmlDevice_t, nvmlMemory_t*)>(dlsym(lib, "nvmlDeviceGetMemoryInfo"));
+  CUdevice dev = 0;
+  CUuuid u{};
+  if (init == nullptr || by_uuid == nullptr || info == nullptr || cuDeviceGet(&dev, 0) != CUDA_SUCCESS ||
+      cuDeviceGetUuid(&u, dev) != CUDA_SUCCESS) {
+    std::printf("nvml unavailable: an entry point or device 0's UUID is missing\n");
+    return;
+  }
+  const auto* b = reinterpret_cast<const unsigned char*>(u.bytes);
+  char uuid[64];
+  std::snprintf(uuid, sizeof uuid, "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+                b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+  nvmlDevice_t device = nullptr;
+  nvmlMemory_t memory{};
+  nvmlReturn_t r = init();
+  if (r == NVML_SUCCESS) r = by_uuid(uuid, &device);
+  if (r == NVML_SUCCESS) r = info(device, &memory);
+  std::printf("nvml total=%llu used=%llu rc=%d\n", memory.total, memory.used, static_cast<int>(r));
 }
 
 }  // namespace
@@ -74,6 +109,8 @@ int main() {
       CUmemGenericAllocationHandle h = 0;
       CUresult a = cuMemCreate(&h, bytes, &prop, 0);
       std::printf("vmm %llu -> %s\n", bytes, name_of(a));
+    } else if (std::strncmp(line, "nvml", 4) == 0) {
+      print_nvml();
     } else if (std::strncmp(line, "freeall", 7) == 0) {
       for (CUdeviceptr p : held) cuMemFree(p);
       std::printf("freeall %zu\n", held.size());

@@ -69,8 +69,8 @@ final class PoolDemo {
       }
       List<List<String>> outputs = new ArrayList<>();
       for (Process p : processes) outputs.add(readAll(p));
-      out.printf("%n%-14s %-9s %10s  %-7s %-18s %-26s %-28s %s%n", "JOB", "TEAM", "QUOTA", "WAITED", "cuMemGetInfo total",
-          "alloc 3/4 of quota", "alloc 1.5x quota", "EXIT");
+      out.printf("%n%-14s %-9s %10s  %-7s %-18s %-11s %-26s %-28s %s%n", "JOB", "TEAM", "QUOTA", "WAITED",
+          "cuMemGetInfo total", "NVML total", "alloc 3/4 of quota", "alloc 1.5x quota", "EXIT");
       int failures = 0;
       for (int i = 0; i < JOBS.size(); i++) {
         Spec s = JOBS.get(i);
@@ -84,13 +84,18 @@ final class PoolDemo {
         }
         int code = p.exitValue();
         String total = field(lines, "info", "total=");
+        // What nvidia-smi inside the job would show; a machine without NVML shows "-".
+        boolean noNvml = lines.stream().anyMatch(l -> l.startsWith("nvml unavailable"));
+        String nvmlTotal = "0".equals(field(lines, "nvml", "rc=")) ? field(lines, "nvml", "total=") : null;
         String inQuota = result(lines, 0);
         String over = result(lines, 1);
         boolean ok = code == 0 && Long.toString(quota).equals(total) && inQuota.equals("CUDA_SUCCESS")
-            && over.equals("CUDA_ERROR_OUT_OF_MEMORY");
+            && over.equals("CUDA_ERROR_OUT_OF_MEMORY") && (noNvml || Long.toString(quota).equals(nvmlTotal));
         if (!ok) failures++;
-        out.printf("%-14s %-9s %10s  %-7s %-18s %-26s %-28s %d%s%n", s.name(), s.team(), Sizes.format(quota),
-            waited ? "yes" : "no", total == null ? "?" : Sizes.format(Long.parseLong(total)), inQuota, over, code, ok ? "" : "  <- unexpected");
+        out.printf("%-14s %-9s %10s  %-7s %-18s %-11s %-26s %-28s %d%s%n", s.name(), s.team(), Sizes.format(quota),
+            waited ? "yes" : "no", total == null ? "?" : Sizes.format(Long.parseLong(total)),
+            noNvml ? "-" : nvmlTotal == null ? "?" : Sizes.format(Long.parseLong(nvmlTotal)), inQuota, over, code,
+            ok ? "" : "  <- unexpected");
       }
       out.println(failures == 0 ? "pooling: every job saw its quota and was held to it -> OK"
           : "pooling: " + failures + " job(s) did not get what they asked -> WRONG");
@@ -112,7 +117,7 @@ final class PoolDemo {
     Process p = new ProcessBuilder(cmd).start();
     // Each job holds its grant for a moment, so that the jobs overlap and one may wait.
     try (Writer in = new OutputStreamWriter(p.getOutputStream(), StandardCharsets.UTF_8)) {
-      in.write("info\nalloc " + quota / 4 * 3 + "\nalloc " + quota / 2 * 3 + "\nsleep 1500\nexit 0\n");
+      in.write("info\nnvml\nalloc " + quota / 4 * 3 + "\nalloc " + quota / 2 * 3 + "\nsleep 1500\nexit 0\n");
     }
     return p;
   }

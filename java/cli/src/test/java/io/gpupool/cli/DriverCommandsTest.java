@@ -88,9 +88,10 @@ class DriverCommandsTest {
     String[][] rows = {{"resnet-train", "vision", "2GiB"}, {"bert-finetune", "nlp", "1.5GiB"},
         {"eval-sweep", "vision", "1GiB"}, {"notebook", "research", "256MiB"}};
     for (String[] r : rows) {
-      // JOB TEAM QUOTA WAITED cuMemGetInfo-total alloc-within alloc-beyond EXIT
-      String row = "(?m)^" + r[0] + " +" + r[1] + " +" + java.util.regex.Pattern.quote(r[2]) + " +(yes|no) +"
-          + java.util.regex.Pattern.quote(r[2]) + " +CUDA_SUCCESS +CUDA_ERROR_OUT_OF_MEMORY +0$";
+      // JOB TEAM QUOTA WAITED cuMemGetInfo-total NVML-total alloc-within alloc-beyond EXIT
+      String quota = java.util.regex.Pattern.quote(r[2]);
+      String row = "(?m)^" + r[0] + " +" + r[1] + " +" + quota + " +(yes|no) +" + quota + " +" + quota
+          + " +CUDA_SUCCESS +CUDA_ERROR_OUT_OF_MEMORY +0$";
       assertTrue(java.util.regex.Pattern.compile(row).matcher(run.out()).find(), row + " in\n" + run.out());
     }
     assertTrue(run.out().contains("pooling: every job saw its quota and was held to it -> OK"), run.out());
