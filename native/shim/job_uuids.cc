@@ -1,9 +1,10 @@
 // job_uuids.cc — see job_uuids.h.
 #include "job_uuids.h"
 
-#include <atomic>
-#include <cstdio>
+#include <gpupool/nvml_uuid.h>
 #include <strings.h>
+
+#include <atomic>
 
 #include "hook_table.h"
 #include "log.h"
@@ -15,16 +16,10 @@ namespace {
 
 struct UuidTable {
   int count = 0;
-  char uuid[kMaxDevices][48] = {};  // "GPU-" + 36 characters
+  char uuid[kMaxDevices][GPUPOOL_NVML_UUID_TEXT_SIZE] = {};
 };
 
 std::atomic<const UuidTable*> g_table{nullptr};
-
-void format_uuid(const CUuuid& u, char* out, size_t size) {
-  const auto* b = reinterpret_cast<const unsigned char*>(u.bytes);
-  std::snprintf(out, size, "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-}
 
 const UuidTable* build() {
   auto* table = new UuidTable;
@@ -40,7 +35,7 @@ const UuidTable* build() {
       CUdevice dev = 0;
       CUuuid u{};
       if (get(&dev, i) != CUDA_SUCCESS || uuid(&u, dev) != CUDA_SUCCESS) continue;
-      format_uuid(u, table->uuid[i], sizeof(table->uuid[i]));
+      gpupool_nvml_uuid_text(reinterpret_cast<const unsigned char*>(u.bytes), table->uuid[i]);
     }
     table->count = n < kMaxDevices ? n : kMaxDevices;
   } else {

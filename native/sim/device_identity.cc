@@ -3,7 +3,8 @@
 // Compiled into both the simulated driver and the simulated NVML, so that
 // cuDeviceGetUuid and nvmlDeviceGetUUID describe the same 16 bytes. Pure
 // functions of their arguments; thread-safe.
-#include <cstdio>
+#include <gpupool/nvml_uuid.h>
+
 #include <cstring>
 
 #include "sim.h"
@@ -22,10 +23,8 @@ void device_uuid(const std::string& name, int physical, unsigned char out[16]) {
 }
 
 std::string uuid_text(const unsigned char b[16]) {
-  char text[48];
-  std::snprintf(text, sizeof(text),
-                "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
-                b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+  char text[GPUPOOL_NVML_UUID_TEXT_SIZE];
+  gpupool_nvml_uuid_text(b, text);
   return text;
 }
 

@@ -19,6 +19,7 @@
 #include <cuda.h>
 #include <dlfcn.h>
 #include <gpupool/nvml_abi.h>
+#include <gpupool/nvml_uuid.h>
 #include <time.h>
 
 #include <cstdio>
@@ -60,10 +61,8 @@ void print_nvml() {
     std::printf("nvml unavailable: an entry point or device 0's UUID is missing\n");
     return;
   }
-  const auto* b = reinterpret_cast<const unsigned char*>(u.bytes);
-  char uuid[64];
-  std::snprintf(uuid, sizeof uuid, "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-                b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+  char uuid[GPUPOOL_NVML_UUID_TEXT_SIZE];
+  gpupool_nvml_uuid_text(reinterpret_cast<const unsigned char*>(u.bytes), uuid);
   nvmlDevice_t device = nullptr;
   nvmlMemory_t memory{};
   nvmlReturn_t r = init();

@@ -18,6 +18,7 @@
 #include <cuda.h>
 #include <dlfcn.h>
 #include <gpupool/nvml_abi.h>
+#include <gpupool/nvml_uuid.h>
 
 #include <cstdio>
 #include <cstring>
@@ -53,10 +54,8 @@ inline int finish() {
 
 // "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", as NVML prints a CUuuid.
 inline std::string uuid_text(const CUuuid& u) {
-  const auto* b = reinterpret_cast<const unsigned char*>(u.bytes);
-  char s[48];
-  std::snprintf(s, sizeof s, "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+  char s[GPUPOOL_NVML_UUID_TEXT_SIZE];
+  gpupool_nvml_uuid_text(reinterpret_cast<const unsigned char*>(u.bytes), s);
   return s;
 }
 
