@@ -44,9 +44,13 @@ class InsideScope {
   InsideScope& operator=(const InsideScope&) = delete;
 };
 
-// The job's (quota, charged usage) for NVML device `device`; false when the
-// device is not the job's or has no quota.
-bool job_view(nvmlDevice_t device, uint64_t* limit, uint64_t* used) {
+// The job's view of NVML device `device`, whose real total is `real_total`:
+// total = min(quota, real total) and used = min(charged usage, total). False
+// when the device is not the job's, has no quota, or this thread is already
+// inside a hook (the UUID lookup may run cuInit).
+bool job_view(nvmlDevice_t device, uint64_t real_total, uint64_t* total, uint64_t* used) {
+  if (t_inside) return false;
+  InsideScope inside;
   auto uuid_of = SHIM_NVML_REAL(nvmlDeviceGetUUID);
   if (uuid_of == nullptr) return false;
   char uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE] = {0};
@@ -55,9 +59,10 @@ bool job_view(nvmlDevice_t device, uint64_t* limit, uint64_t* used) {
   if (dev < 0) return false;
   // Asking joins the job's region: the process then answers eviction requests (swap.h).
   swap_answer_requests();
-  *limit = quota_limit(dev);
-  if (*limit == kUnlimited) return false;
-  *used = quota_used(dev);
+  uint64_t limit = quota_limit(dev);
+  if (limit == kUnlimited) return false;
+  *total = std::min(limit, real_total);
+  *used = std::min(quota_used(dev), *total);
   return true;
 }
 
@@ -67,12 +72,8 @@ SHIM_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory
   auto real = SHIM_NVML_REAL(nvmlDeviceGetMemoryInfo);
   if (real == nullptr) return nvml_missing_result();
   nvmlReturn_t r = real(device, memory);
-  if (r != NVML_SUCCESS || memory == nullptr || t_inside) return r;
-  InsideScope inside;
-  uint64_t limit = 0, charged = 0;
-  if (!job_view(device, &limit, &charged)) return r;
-  uint64_t total = std::min<uint64_t>(limit, memory->total);
-  uint64_t used = std::min(charged, total);
+  uint64_t total = 0, used = 0;
+  if (r != NVML_SUCCESS || memory == nullptr || !job_view(device, memory->total, &total, &used)) return r;
   memory->free = std::min<uint64_t>(total - used, memory->free);
   memory->used = used;
   memory->total = total;
@@ -83,12 +84,8 @@ SHIM_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMem
   auto real = SHIM_NVML_REAL(nvmlDeviceGetMemoryInfo_v2);
   if (real == nullptr) return nvml_missing_result();
   nvmlReturn_t r = real(device, memory);
-  if (r != NVML_SUCCESS || memory == nullptr || t_inside) return r;
-  InsideScope inside;
-  uint64_t limit = 0, charged = 0;
-  if (!job_view(device, &limit, &charged)) return r;
-  uint64_t total = std::min<uint64_t>(limit, memory->total);
-  uint64_t used = std::min(charged, total);
+  uint64_t total = 0, used = 0;
+  if (r != NVML_SUCCESS || memory == nullptr || !job_view(device, memory->total, &total, &used)) return r;
   uint64_t reserved = std::min<uint64_t>(memory->reserved, total - used);
   memory->free = std::min<uint64_t>(total - used - reserved, memory->free);
   memory->reserved = reserved;
