@@ -78,6 +78,16 @@ void through_dlsym(nvmlDevice_t job_device, unsigned long long total, unsigned l
   dlclose(h);
 }
 
+// Opens the driver, makes device 0's primary context current and allocates 256 MiB
+// through CUDA (checked); false when the test cannot go on.
+bool allocate_256_mib(nt::CudaApi& cu, CUdeviceptr* p) {
+  if (!cu.open() || !NT_CHECK(cu.init(0) == CUDA_SUCCESS)) return false;
+  CUcontext ctx = nullptr;
+  NT_CHECK(cu.primary_retain(&ctx, 0) == CUDA_SUCCESS);
+  NT_CHECK(cu.set_current(ctx) == CUDA_SUCCESS);
+  return NT_CHECK(cu.mem_alloc(p, 256 * kMiB) == CUDA_SUCCESS);
+}
+
 int limit() {
   NT_CHECK_NVML(nvmlInit_v2(), NVML_SUCCESS);
   nvmlDevice_t other = nullptr, job_device = nullptr;
@@ -95,12 +105,8 @@ int limit() {
   through_dlsym(job_device, kGiB, 0);
 
   nt::CudaApi cu;
-  if (!cu.open() || !NT_CHECK(cu.init(0) == CUDA_SUCCESS)) return nt::finish();
-  CUcontext ctx = nullptr;
   CUdeviceptr p = 0;
-  NT_CHECK(cu.primary_retain(&ctx, 0) == CUDA_SUCCESS);
-  NT_CHECK(cu.set_current(ctx) == CUDA_SUCCESS);
-  if (!NT_CHECK(cu.mem_alloc(&p, 256 * kMiB) == CUDA_SUCCESS)) return nt::finish();
+  if (!allocate_256_mib(cu, &p)) return nt::finish();
   size_t cu_free = 0, cu_total = 0;
   NT_CHECK(cu.mem_get_info(&cu_free, &cu_total) == CUDA_SUCCESS);
   NT_CHECK_EQ(static_cast<unsigned long long>(cu_total), kGiB);
@@ -156,12 +162,8 @@ int unlimited() {
   NT_CHECK_NVML(nvmlDeviceGetHandleByIndex_v2(1, &d1), NVML_SUCCESS);
   expect(mem(d0), 4 * kGiB, 0);
   nt::CudaApi cu;
-  if (!cu.open() || !NT_CHECK(cu.init(0) == CUDA_SUCCESS)) return nt::finish();
-  CUcontext ctx = nullptr;
   CUdeviceptr p = 0;
-  NT_CHECK(cu.primary_retain(&ctx, 0) == CUDA_SUCCESS);
-  NT_CHECK(cu.set_current(ctx) == CUDA_SUCCESS);
-  if (!NT_CHECK(cu.mem_alloc(&p, 256 * kMiB) == CUDA_SUCCESS)) return nt::finish();
+  if (!allocate_256_mib(cu, &p)) return nt::finish();
   expect(mem(d0), 4 * kGiB, 256 * kMiB);
   expect_v2(mem_v2(d0), 4 * kGiB, 256 * kMiB);
   through_dlsym(d0, 4 * kGiB, 256 * kMiB);
