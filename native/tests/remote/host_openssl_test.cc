@@ -30,20 +30,12 @@
 #include <string>
 #include <thread>
 
+#include "expect.h"
 #include "tls_test_cert.h"
 
 using gpupool::remote::test::self_signed;
 
 namespace {
-
-int g_failed = 0;
-#define EXPECT(cond)                                                      \
-  do {                                                                    \
-    if (!(cond)) {                                                        \
-      ++g_failed;                                                         \
-      std::fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                     \
-  } while (0)
 
 bool write_pem(const std::string& path, X509* cert) {
   FILE* f = std::fopen(path.c_str(), "w");
@@ -147,6 +139,5 @@ int main(int argc, char** argv) {
   SSL_CTX_free(again);
   EXPECT(library_of("SSL_CTX_new").find("libssl.so") != std::string::npos);
   close(listener);
-  std::printf("%s\n", g_failed == 0 ? "host_openssl: OK" : "host_openssl: FAILED");
-  return g_failed == 0 ? 0 : 1;
+  return gpupool::remote::test::finish("host_openssl");
 }

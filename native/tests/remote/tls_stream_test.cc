@@ -26,20 +26,12 @@
 #include <vector>
 
 #include "tls_stream.h"
+#include "expect.h"
 #include "tls_test_cert.h"
 
 using namespace gpupool::remote;
 
 namespace {
-
-int g_failed = 0;
-#define EXPECT(cond)                                                          \
-  do {                                                                        \
-    if (!(cond)) {                                                            \
-      ++g_failed;                                                             \
-      std::fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                         \
-  } while (0)
 
 struct Server {
   SSL_CTX* ctx;
@@ -217,6 +209,5 @@ int main(int argc, char** argv) {
   a_server_gone_fails_sends_without_sigpipe(s, dir + "/stream-server.pem");
   the_certificate_is_verified(s, dir + "/stream-server.pem", dir + "/stream-other.pem");
   close(s.listener);
-  std::printf("%s\n", g_failed == 0 ? "tls_stream: OK" : "tls_stream: FAILED");
-  return g_failed == 0 ? 0 : 1;
+  return gpupool::remote::test::finish("tls_stream");
 }
