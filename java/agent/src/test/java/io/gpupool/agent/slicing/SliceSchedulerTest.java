@@ -104,7 +104,7 @@ class SliceSchedulerTest {
     scheduler(SliceConfig.of(true, QUANTUM, Set.of()));
     FakeJobRegion a = region("a").process(0, 100, 1);
     FakeJobRegion b = region("b").process(0, 200, 1);
-    scheduler.setJobs(List.of(a.job(1, 0, 1, new int[] {0}, new long[] {GIB}), b.job(2, 1, 1, new int[] {0}, new long[] {GIB})));
+    twoJobsOnDevice0(a, b);
     a.gate(0, 0).waiting(1);
     scheduler.step(now);
     scheduler.step(now += MS);
@@ -170,7 +170,7 @@ class SliceSchedulerTest {
     scheduler(SliceConfig.of(true, QUANTUM, Set.of()));
     FakeJobRegion a = region("a").process(3, 100, 1);
     FakeJobRegion b = region("b").process(0, 200, 1);
-    scheduler.setJobs(List.of(a.job(1, 0, 1, new int[] {0}, new long[] {GIB}), b.job(2, 1, 1, new int[] {0}, new long[] {GIB})));
+    twoJobsOnDevice0(a, b);
     a.gate(3, 0).in_flight(1);
     scheduler.step(now);
     scheduler.step(now += MS);
@@ -195,7 +195,7 @@ class SliceSchedulerTest {
     scheduler(SliceConfig.of(true, QUANTUM, Set.of()));
     FakeJobRegion a = region("a").process(0, 100, 1).process(1, 101, 1);
     FakeJobRegion b = region("b").process(0, 200, 1);
-    scheduler.setJobs(List.of(a.job(1, 0, 1, new int[] {0}, new long[] {GIB}), b.job(2, 1, 1, new int[] {0}, new long[] {GIB})));
+    twoJobsOnDevice0(a, b);
     a.gate(1, 0).in_flight(1).last_submit_ns(now);
     scheduler.step(now);
     a.gate(1, 0).waiting(1).in_flight(0);
@@ -215,7 +215,7 @@ class SliceSchedulerTest {
     scheduler(SliceConfig.of(true, QUANTUM, Set.of()));
     FakeJobRegion a = region("a").process(0, 100, 1);
     FakeJobRegion b = region("b").process(0, 200, 1);
-    scheduler.setJobs(List.of(a.job(1, 0, 1, new int[] {0}, new long[] {GIB}), b.job(2, 1, 1, new int[] {0}, new long[] {GIB})));
+    twoJobsOnDevice0(a, b);
     a.gate(0, 0).waiting(1);
     scheduler.step(now);
     scheduler.step(now += MS);
@@ -234,7 +234,7 @@ class SliceSchedulerTest {
     scheduler(SliceConfig.of(true, QUANTUM, Set.of()));
     FakeJobRegion a = region("a").process(0, 100, 1);
     FakeJobRegion b = region("b").process(0, 200, 1);
-    scheduler.setJobs(List.of(a.job(1, 0, 1, new int[] {0}, new long[] {GIB}), b.job(2, 1, 1, new int[] {0}, new long[] {GIB})));
+    twoJobsOnDevice0(a, b);
     a.gate(0, 0).waiting(1);
     scheduler.step(now);
     scheduler.step(now += MS);
@@ -287,5 +287,10 @@ class SliceSchedulerTest {
     scheduler.close();
     assertEquals(SliceGrant.OPEN, holder(0), "a stopping agent opens the gates");
     scheduler = null;
+  }
+
+  /** Jobs 1 ({@code a}) and 2 ({@code b}), 1 GiB each on device 0. */
+  private void twoJobsOnDevice0(FakeJobRegion a, FakeJobRegion b) {
+    scheduler.setJobs(List.of(a.job(1, 0, 1, new int[] {0}, new long[] {GIB}), b.job(2, 1, 1, new int[] {0}, new long[] {GIB})));
   }
 }
