@@ -48,14 +48,6 @@ class NativeRemoteTlsEndToEndTest {
     agent.close();
   }
 
-  private int runningJobs() {
-    return agent.runningJobs();
-  }
-
-  private void awaitRunningJobs(int n) throws InterruptedException {
-    agent.awaitRunningJobs(n);
-  }
-
   /** `gpupool run --remote REMOTE [--trust TRUST] -- CMD` with these variables added. */
   private JavaProcess runRemote(String remote, Path trust, Map<String, String> env, String... cmd) throws Exception {
     List<String> args = new ArrayList<>(List.of("run", "--remote", remote, "--token", token, "--memory", "512MiB"));
@@ -77,7 +69,7 @@ class NativeRemoteTlsEndToEndTest {
         exe.toString());
     int code = p.waitFor();
     assertEquals(0, code, program + " over TLS:\n" + String.join("\n", p.drainOut()) + "\n" + p.drainErr());
-    awaitRunningJobs(0);
+    agent.awaitRunningJobs(0);
   }
 
   @Test
@@ -89,10 +81,10 @@ class NativeRemoteTlsEndToEndTest {
     assertEquals("alloc " + 768 * MIB + " -> CUDA_ERROR_OUT_OF_MEMORY", job.nextOut());
     job.send("alloc " + 256 * MIB);
     assertEquals("alloc " + 256 * MIB + " -> CUDA_SUCCESS", job.nextOut());
-    assertEquals(1, runningJobs());
+    assertEquals(1, agent.runningJobs());
     job.send("exit 3");
     assertEquals(3, job.waitFor());
-    awaitRunningJobs(0);
+    agent.awaitRunningJobs(0);
   }
 
   /** The probe's cuInit failed (exit 2, "init -> ERROR") with a stderr line containing `expected`. */
@@ -101,7 +93,7 @@ class NativeRemoteTlsEndToEndTest {
     assertTrue(job.nextOut().startsWith("init -> CUDA_ERROR_"), "cuInit failed");
     assertEquals(2, job.waitFor());
     assertFalse(job.drainErr().contains(token), "the token is not printed");
-    assertEquals(0, runningJobs(), "no session was admitted");
+    assertEquals(0, agent.runningJobs(), "no session was admitted");
     return line;
   }
 

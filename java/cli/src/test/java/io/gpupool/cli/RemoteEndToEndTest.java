@@ -49,21 +49,13 @@ class RemoteEndToEndTest {
     agent.close();
   }
 
-  private int runningJobs() {
-    return agent.runningJobs();
-  }
-
-  private void awaitRunningJobs(int n) throws InterruptedException {
-    agent.awaitRunningJobs(n);
-  }
-
   @Test
   void javaApiSessionRunsSaxpyUnderItsQuota() throws Exception {
     Path ptx = Path.of(System.getProperty("gpupool.kernels.dir"), "saxpy.ptx");
     GpuPool pool = GpuPool.connect("gpupool://" + remote + "?token=" + token + "&name=java-e2e&team=ml");
     try (RemoteGpu gpu = pool.acquire(GpuRequest.memory(256 * MIB))) {
       assertEquals(256 * MIB, gpu.memoryInfo().totalBytes(), "the worker's shim shows the session's quota");
-      assertEquals(1, runningJobs());
+      assertEquals(1, agent.runningJobs());
       int n = 1 << 16;
       float[] x = new float[n];
       float[] y = new float[n];
@@ -85,7 +77,7 @@ class RemoteEndToEndTest {
       GpuException oom = assertThrows(GpuException.class, () -> gpu.allocate(512 * MIB));
       assertEquals("CUDA_ERROR_OUT_OF_MEMORY", oom.errorName(), oom.getMessage());
     }
-    awaitRunningJobs(0); // the worker exited with the session; the grant is released
+    agent.awaitRunningJobs(0); // the worker exited with the session; the grant is released
   }
 
   @Test
@@ -103,7 +95,7 @@ class RemoteEndToEndTest {
       assertTrue(out.contains("-> OK"), example + ": " + out);
       assertTrue(!out.contains(token), "the token is not printed");
     }
-    awaitRunningJobs(0);
+    agent.awaitRunningJobs(0);
   }
 
   @Test
@@ -111,7 +103,7 @@ class RemoteEndToEndTest {
     GpuPool pool = GpuPool.connect("gpupool://" + remote + "?token=gpt_wrong");
     SessionRefusedException e = assertThrows(SessionRefusedException.class, pool::acquire);
     assertEquals(SessionRefusedException.Reason.BAD_TOKEN, e.reason());
-    assertEquals(0, runningJobs());
+    assertEquals(0, agent.runningJobs());
   }
 
   @Test
@@ -132,10 +124,10 @@ class RemoteEndToEndTest {
     assertEquals("vmm " + 128 * MIB + " -> CUDA_SUCCESS", job.nextOut());
     job.send("info");
     assertEquals("info devices=1 total=" + 512 * MIB + " free=" + 128 * MIB + " rc=CUDA_SUCCESS", job.nextOut());
-    assertEquals(1, runningJobs());
+    assertEquals(1, agent.runningJobs());
     job.send("exit 5");
     assertEquals(5, job.waitFor());
-    awaitRunningJobs(0);
+    agent.awaitRunningJobs(0);
   }
 
   @Test
@@ -162,6 +154,6 @@ class RemoteEndToEndTest {
     assertEquals("0", answers.get("wrongElements"), answers.toString());
     assertEquals("CUDA_ERROR_OUT_OF_MEMORY", answers.get("allocWholeDevice"), answers.toString());
     assertEquals(0, job.waitFor());
-    awaitRunningJobs(0);
+    agent.awaitRunningJobs(0);
   }
 }

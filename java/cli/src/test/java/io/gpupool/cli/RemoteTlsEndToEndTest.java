@@ -48,21 +48,13 @@ class RemoteTlsEndToEndTest {
     agent.close();
   }
 
-  private int runningJobs() {
-    return agent.runningJobs();
-  }
-
-  private void awaitRunningJobs(int n) throws InterruptedException {
-    agent.awaitRunningJobs(n);
-  }
-
   @Test
   void javaApiSessionOverTlsRunsSaxpyUnderItsQuota() throws Exception {
     Path ptx = Path.of(System.getProperty("gpupool.kernels.dir"), "saxpy.ptx");
     GpuPool pool = GpuPool.connect("gpupools://localhost:" + port + "?token=" + token + "&name=tls-e2e&trust=" + cert);
     try (RemoteGpu gpu = pool.acquire(GpuRequest.memory(256 * MIB))) {
       assertEquals(256 * MIB, gpu.memoryInfo().totalBytes(), "the worker's shim shows the session's quota");
-      assertEquals(1, runningJobs());
+      assertEquals(1, agent.runningJobs());
       int n = 1 << 16;
       float[] x = new float[n];
       float[] y = new float[n];
@@ -82,7 +74,7 @@ class RemoteTlsEndToEndTest {
         assertArrayEquals(expected, out);
       }
     }
-    awaitRunningJobs(0); // the worker exited with the session; the grant is released
+    agent.awaitRunningJobs(0); // the worker exited with the session; the grant is released
   }
 
   @Test
@@ -92,7 +84,7 @@ class RemoteTlsEndToEndTest {
     assertTrue(e.getMessage().contains("the agent at 127.0.0.1:" + port), e.getMessage());
     assertTrue(e.getMessage().contains("use gpupools://"), e.getMessage());
     assertFalse(e.getMessage().contains(token), "the token is not in the message");
-    assertEquals(0, runningJobs());
+    assertEquals(0, agent.runningJobs());
   }
 
   @Test
@@ -108,6 +100,6 @@ class RemoteTlsEndToEndTest {
     assertTrue(e.getMessage().contains("certificate does not verify"), e.getMessage());
     assertTrue(e.getMessage().contains("JVM's trust store"), e.getMessage());
 
-    assertEquals(0, runningJobs());
+    assertEquals(0, agent.runningJobs());
   }
 }
