@@ -8,6 +8,12 @@
 // one 1 MiB array 64 times into a 1 MiB reader (cache-resident at both ends: an upper bound on
 // loopback bandwidth, reported beside it).
 //
+// The forwarding driver waits for a reply by polling its socket for up to GPUPOOL_REMOTE_SPIN_US
+// (default 200 µs) before it blocks, as the driver spins while it waits for the GPU
+// (native/remote/wait_policy.h). The round trip's baseline therefore waits the same way:
+// "raw_round_trip_polled" is the ping-pong with each echo awaited by the same code
+// (await_readable), "raw_round_trip" the ping-pong with a blocking read, reported beside it.
+//
 // Each remote figure's baseline is measured in turn with it, one timed iteration each (ping-pong,
 // cuCtxSynchronize; raw_copy, cuMemcpyHtoD, cuMemcpyDtoH), so a change in the machine's load
 // during the run falls on both.
@@ -22,6 +28,7 @@
 //                                 which have nothing to warm up, take a tenth of it)
 //   GPUPOOL_BENCH_ITERATIONS      timed iterations per measurement (default 5)
 //   GPUPOOL_KERNELS_DIR           where spin.ptx is, for the launch measurement
+//   GPUPOOL_REMOTE_SPIN_US        as for the forwarding driver: how long the polled ping-pong polls
 #include <arpa/inet.h>
 #include <cuda.h>
 #include <netinet/in.h>
@@ -39,6 +46,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "wait_policy.h"
 
 namespace {
 
@@ -176,6 +185,19 @@ int main() {
       echo.read_exactly(msg, sizeof msg);
     }
   };
+  std::chrono::microseconds spin_limit = gpupool::remote::kDefaultSpinMicros;
+  if (const char* text = std::getenv("GPUPOOL_REMOTE_SPIN_US");
+      text != nullptr && *text != 0 && !gpupool::remote::parse_spin_micros(text, &spin_limit)) {
+    std::fprintf(stderr, "GPUPOOL_REMOTE_SPIN_US=%s: expected whole microseconds from 0 to 1000000\n", text);
+    return 2;
+  }
+  auto ping_pong_polled = [&] {
+    for (int i = 0; i < kRoundTrips; i++) {
+      if (write(echo.client, msg, sizeof msg) != sizeof msg) std::exit(1);
+      gpupool::remote::await_readable(echo.client, gpupool::remote::WaitMode::kSpin, spin_limit);
+      echo.read_exactly(msg, sizeof msg);
+    }
+  };
   Loopback copy_sink(kCopyBytes);
   auto raw_copy = [&] { copy_sink.stream(host.data(), host.size()); };
   {  // the cache-resident stream, for reference
@@ -195,6 +217,7 @@ int main() {
   measure("warm-up", warmup, 0, 1, 0, synchronize);
   for (int i = 0; i < iterations; i++) {
     measure("raw_round_trip", i == 0 ? warmup / 10 : 0, 1, kRoundTrips, 0, ping_pong);
+    measure("raw_round_trip_polled", i == 0 ? warmup / 10 : 0, 1, kRoundTrips, 0, ping_pong_polled);
     measure("ctx_synchronize", 0, 1, kRoundTrips, 0, synchronize);
   }
 

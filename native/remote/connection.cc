@@ -194,7 +194,9 @@ CUresult Connection::call_locked(wire::CallOp op, const wire::Writer& body, wire
     append_call_locked(seq, op, call_bytes, body.data().data(), body.size());
     if (!flush_locked()) return broken_locked("send failed");
   }
+  reply_wait_ = current_wait_mode();
   CUresult result = await_reply_locked(seq, reply, on_data, sink);
+  reply_wait_ = WaitMode::kBlock;
   drain_buffered_locked();  // notices behind the reply go to the host-function thread now
   return result;
 }

@@ -38,6 +38,10 @@
 //   pump_notices(). send_host_func_done() sends the answer as a frame of its
 //   own, without waiting for a call in progress (that call may be waiting
 //   for the very host function).
+//   A synchronous call waits for its reply as the driver waits for the GPU
+//   under the current context's CU_CTX_SCHED_* flag (wait_policy.h): spinning
+//   or yielding on the socket for at most GPUPOOL_REMOTE_SPIN_US, then
+//   blocking; the handshake and the host-function thread always block.
 //   A broken connection (peer gone, malformed frame) is permanent: every later
 //   call returns CUDA_ERROR_DEVICE_UNAVAILABLE (a message goes to stderr).
 //
@@ -65,6 +69,7 @@
 #include <vector>
 
 #include "byte_stream.h"
+#include "wait_policy.h"
 #include "wire.h"
 
 namespace gpupool::remote {
@@ -136,6 +141,8 @@ class Connection {
   CUresult await_reply_locked(uint64_t seq, wire::Reply* reply,
                               const std::function<bool(const wire::Reply&)>& on_data, Sink* sink);
   bool fill(size_t max_bytes);
+  // Before a recv: spins or yields as reply_wait_ says while nothing is buffered.
+  void await_bytes();
   int read_chunk_into(uint64_t seq, Sink* sink, wire::Reply* reply);
   bool send_frame(const std::string& message);
   bool read_frame(const char** frame, size_t* size);
@@ -167,6 +174,8 @@ class Connection {
   std::vector<char> inbuf_;  // bytes received: [inpos_, inend_) not yet consumed
   size_t inpos_ = 0, inend_ = 0;
   wire::ServerMessage message_;  // reused by call()
+  WaitMode reply_wait_ = WaitMode::kBlock;  // during a call: its thread's; guarded by call_mutex_
+  std::chrono::microseconds spin_limit_ = kDefaultSpinMicros;  // GPUPOOL_REMOTE_SPIN_US
   wire::Welcome welcome_;
 };
 

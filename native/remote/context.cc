@@ -3,10 +3,14 @@
 // (native/sim/context.cc): per-thread stacks, one primary context per device
 // kept for the life of the process, destroyed contexts kept so a thread that
 // still has one current gets CUDA_ERROR_CONTEXT_IS_DESTROYED.
+#include <sched.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <vector>
 
 #include "remote.h"
+#include "wait_policy.h"
 
 namespace gpupool::remote {
 namespace {
@@ -17,6 +21,7 @@ std::set<Context*> g_contexts;   // every context ever made (never freed)
 Context* g_primary = nullptr;    // created with the first use
 std::atomic<uint64_t> g_next_id{1};
 std::atomic<int> g_sticky{CUDA_SUCCESS};
+std::atomic<int> g_active_contexts{0};  // CU_CTX_SCHED_AUTO's "C"
 
 constexpr unsigned kValidFlags = CU_CTX_SCHED_MASK | CU_CTX_MAP_HOST | CU_CTX_LMEM_RESIZE_TO_MAX |
                                  CU_CTX_COREDUMP_ENABLE | CU_CTX_USER_COREDUMP_ENABLE |
@@ -49,12 +54,12 @@ CUresult check_context(CUcontext handle, Context** out) {
 void activate(Context* ctx, unsigned flags) {
   ctx->flags = flags;
   ctx->id = g_next_id.fetch_add(1);
-  ctx->active.store(true);
+  if (!ctx->active.exchange(true)) g_active_contexts.fetch_add(1);
 }
 
 void teardown(Context* ctx) {
   release_context_objects(ctx);
-  ctx->active.store(false);
+  if (ctx->active.exchange(false)) g_active_contexts.fetch_sub(1);
 }
 
 CUresult create(CUcontext* pctx, unsigned flags, CUdevice dev) {
@@ -72,6 +77,18 @@ CUresult create(CUcontext* pctx, unsigned flags, CUdevice dev) {
   t_stack.push_back(ctx);
   *pctx = reinterpret_cast<CUcontext>(ctx);
   return CUDA_SUCCESS;
+}
+
+// Logical processors this process may run on (its affinity mask: in a
+// container limited by cpusets, that is what "the system" offers it).
+int processors() {
+  static const int count = [] {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? static_cast<int>(n) : 1;
+  }();
+  return count;
 }
 
 bool unrecoverable(CUresult r) {
@@ -111,6 +128,11 @@ CUresult require_context(Context** out) {
   if (int e = g_sticky.load(); e != CUDA_SUCCESS) return static_cast<CUresult>(e);
   *out = ctx;
   return CUDA_SUCCESS;
+}
+
+WaitMode current_wait_mode() {
+  if (t_stack.empty() || !t_stack.back()->active.load()) return WaitMode::kBlock;
+  return wait_mode(t_stack.back()->flags, g_active_contexts.load(), processors());
 }
 
 CUresult context_or_current(CUcontext handle, Context** out) {

@@ -162,9 +162,15 @@ CUresult Connection::open(Connection** out) {
     log_error("%s=%s is not host:port, gpupool://host[:port] or gpupools://host[:port]", var, text);
     return CUDA_ERROR_INVALID_VALUE;
   }
+  std::chrono::microseconds spin_limit = kDefaultSpinMicros;
+  if (const char* spin = env("GPUPOOL_REMOTE_SPIN_US"); spin != nullptr && !parse_spin_micros(spin, &spin_limit)) {
+    log_error("GPUPOOL_REMOTE_SPIN_US=%s is not a whole number of microseconds from 0 to 1000000", spin);
+    return CUDA_ERROR_INVALID_VALUE;
+  }
   Dialer dialer;
   if (CUresult r = prepare_tls(var, at, &dialer.tls); r != CUDA_SUCCESS) return r;
   std::unique_ptr<Connection> c(new Connection);
+  c->spin_limit_ = spin_limit;
   CUresult r = worker != nullptr ? c->open_worker(dialer, at) : c->open_agent(dialer, at);
   if (r != CUDA_SUCCESS) return r;
   *out = c.release();

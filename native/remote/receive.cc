@@ -43,10 +43,16 @@ bool Connection::read_frame(const char** frame, size_t* size) {
       }
       if (need > inbuf_.size()) inbuf_.resize(std::max(need, std::max<size_t>(inbuf_.size() * 2, 256 << 10)));
     }
+    await_bytes();
     ssize_t n = stream_->recv_some(inbuf_.data() + inend_, inbuf_.size() - inend_);
     if (n <= 0) return false;
     inend_ += static_cast<size_t>(n);
   }
+}
+
+void Connection::await_bytes() {
+  if (reply_wait_ != WaitMode::kBlock && !stream_->has_buffered())
+    await_readable(stream_->fd(), reply_wait_, spin_limit_);
 }
 
 bool Connection::read_server_message(wire::ServerMessage* m) {
@@ -68,6 +74,7 @@ bool Connection::fill(size_t max_bytes) {
     }
     if (inbuf_.size() - inend_ < max_bytes) inbuf_.resize(std::max(inend_ + max_bytes, size_t{256} << 10));
   }
+  await_bytes();
   ssize_t n = stream_->recv_some(inbuf_.data() + inend_, max_bytes);
   if (n <= 0) return false;
   inend_ += static_cast<size_t>(n);
@@ -140,6 +147,7 @@ int Connection::read_chunk_into(uint64_t seq, Sink* sink, wire::Reply* reply) {
     char* to = out + buffered;
     while (left > 0) {
       iovec iov[2] = {{to, left}, {inbuf_.data(), kHead}};
+      await_bytes();
       ssize_t got = stream_->recv_some_iov(iov, 2);
       if (got <= 0) return -1;
       size_t g = static_cast<size_t>(got);

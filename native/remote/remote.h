@@ -58,7 +58,7 @@ int attribute(CUdevice_attribute a);  // the worker's value, 0 if unknown
 // ---- contexts (context.cc) ---------------------------------------------------
 struct Context {
   uint64_t id = 0;
-  unsigned flags = 0;
+  std::atomic<unsigned> flags{0};  // read by the context's threads while cuCtxSetFlags may change it
   bool primary = false;
   std::atomic<bool> active{false};
   int primary_refs = 0;
