@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "tls_stream.h"
@@ -38,7 +39,27 @@ void set_timeouts(int fd, int seconds) {
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
+bool readable(const std::string& path) { return !path.empty() && access(path.c_str(), R_OK) == 0; }
+
 }  // namespace
+
+const std::vector<std::string> kSystemTrustBundles = {
+    "/etc/ssl/certs/ca-certificates.crt",                 // Debian, Ubuntu, Gentoo, Arch
+    "/etc/pki/tls/certs/ca-bundle.crt",                   // Fedora, RHEL 6
+    "/etc/ssl/ca-bundle.pem",                             // openSUSE
+    "/etc/pki/tls/cacert.pem",                            // OpenELEC
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",  // CentOS, RHEL 7 and later
+    "/etc/ssl/cert.pem",                                  // Alpine
+};
+
+std::string fallback_trust_bundle(const std::string& default_file, const std::vector<std::string>& candidates) {
+  // The variables are OpenSSL's: whoever set them chose the trust store.
+  if (std::getenv("SSL_CERT_FILE") != nullptr || std::getenv("SSL_CERT_DIR") != nullptr) return "";
+  if (readable(default_file)) return "";
+  for (const std::string& c : candidates)
+    if (readable(c)) return c;
+  return "";
+}
 
 std::unique_ptr<TlsClient> TlsClient::create(const std::string& verify_host, const std::string& trust_file,
                                              const std::string& trust_name, std::string* error) {
@@ -71,6 +92,12 @@ std::unique_ptr<TlsClient> TlsClient::create(const std::string& verify_host, con
   ERR_clear_error();
   bool loaded = trust_file.empty() ? SSL_CTX_set_default_verify_paths(ctx) == 1
                                    : SSL_CTX_load_verify_locations(ctx, trust_file.c_str(), nullptr) == 1;
+  // OpenSSL's default paths are the build machine's distribution's: elsewhere
+  // they may hold nothing, and every server would fail to verify.
+  if (loaded && trust_file.empty()) {
+    std::string bundle = fallback_trust_bundle(X509_get_default_cert_file(), kSystemTrustBundles);
+    if (!bundle.empty()) loaded = SSL_CTX_load_verify_locations(ctx, bundle.c_str(), nullptr) == 1;
+  }
   if (!loaded) {
     *error = trust_file.empty()
                  ? "cannot load the system's trust store: " + openssl_reason("no certificates")

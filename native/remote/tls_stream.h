@@ -4,7 +4,11 @@
 // Contract
 //   TlsClient::create() loads what to trust: the certificates of a PEM file
 //   (a CA, or the server's own self-signed one), or, without one, the system's
-//   default trust store. TlsClient::handshake() runs the TLS handshake over a
+//   default trust store: OpenSSL's default paths (SSL_CERT_FILE, SSL_CERT_DIR,
+//   else the paths of the distribution the library was built on), and where
+//   neither variable is set and the default file is missing (a driver built on
+//   Debian, run on Fedora), the first CA bundle found where distributions keep
+//   one (fallback_trust_bundle). TlsClient::handshake() runs the TLS handshake over a
 //   connected socket (10 s at most) and verifies the server's certificate
 //   against `verify_host`, which is also sent as SNI when it is a name: the
 //   certificate must chain to a trusted one and carry that name (or IP). On
@@ -28,6 +32,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "byte_stream.h"
 
@@ -58,6 +63,15 @@ class TlsClient {
   std::string verify_host_;
   std::string trust_name_;
 };
+
+// Where distributions keep their CA bundle (the list Go's crypto/x509 searches).
+extern const std::vector<std::string> kSystemTrustBundles;
+
+// The CA bundle to load besides OpenSSL's default paths, or "": the first
+// readable file of `candidates`, but only when neither SSL_CERT_FILE nor
+// SSL_CERT_DIR is set and `default_file` (OpenSSL's default certificate file)
+// cannot be read.
+std::string fallback_trust_bundle(const std::string& default_file, const std::vector<std::string>& candidates);
 
 // A BIO over the socket that never raises SIGPIPE (tls_socket_bio.cc); the
 // socket stays the caller's. Null when OpenSSL cannot make one.

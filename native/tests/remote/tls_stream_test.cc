@@ -9,7 +9,9 @@
 //   - a server that went away makes send_all fail (no SIGPIPE: the test
 //     process would die of it);
 //   - the certificate is verified: another trusted certificate, or a name it
-//     does not carry, fails the handshake with a message that says so.
+//     does not carry, fails the handshake with a message that says so;
+//   - without a trust file, a missing default trust store falls back to a
+//     distribution's CA bundle (unless SSL_CERT_FILE/SSL_CERT_DIR choose).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/pem.h>
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -171,6 +174,37 @@ void the_certificate_is_verified(Server& s, const std::string& trust, const std:
   EXPECT(error == "GPUPOOL_REMOTE_TRUST=/nonexistent/ca.pem: cannot read the trust file: No such file or directory");
 }
 
+// Without SSL_CERT_FILE/SSL_CERT_DIR and with OpenSSL's default file missing,
+// the first readable bundle of the list is loaded too; otherwise none.
+void a_missing_default_trust_store_falls_back_to_a_distributions_bundle(const std::string& dir) {
+  std::string present = dir + "/bundle-present.pem", later = dir + "/bundle-later.pem";
+  for (const std::string& p : {present, later}) {
+    FILE* f = std::fopen(p.c_str(), "w");
+    EXPECT(f != nullptr && std::fclose(f) == 0);
+  }
+  std::string missing = dir + "/bundle-missing.pem";
+  const char* saved_file = std::getenv("SSL_CERT_FILE");
+  const char* saved_dir = std::getenv("SSL_CERT_DIR");
+  std::string file_value = saved_file ? saved_file : "", dir_value = saved_dir ? saved_dir : "";
+  unsetenv("SSL_CERT_FILE");
+  unsetenv("SSL_CERT_DIR");
+
+  EXPECT(gpupool::remote::fallback_trust_bundle(missing, {missing, present, later}) == present);
+  EXPECT(gpupool::remote::fallback_trust_bundle(missing, {missing}).empty());
+  EXPECT(gpupool::remote::fallback_trust_bundle(present, {later}).empty());  // the default is there
+  setenv("SSL_CERT_FILE", later.c_str(), 1);
+  EXPECT(gpupool::remote::fallback_trust_bundle(missing, {present}).empty());
+  unsetenv("SSL_CERT_FILE");
+  setenv("SSL_CERT_DIR", dir.c_str(), 1);
+  EXPECT(gpupool::remote::fallback_trust_bundle(missing, {present}).empty());
+  unsetenv("SSL_CERT_DIR");
+  // Every entry of the real list is an absolute path to a PEM bundle.
+  for (const std::string& b : gpupool::remote::kSystemTrustBundles) EXPECT(!b.empty() && b[0] == '/');
+
+  if (saved_file) setenv("SSL_CERT_FILE", file_value.c_str(), 1);
+  if (saved_dir) setenv("SSL_CERT_DIR", dir_value.c_str(), 1);
+}
+
 bool write_pem(const std::string& path, X509* cert) {
   FILE* f = std::fopen(path.c_str(), "w");
   if (f == nullptr) return false;
@@ -208,6 +242,7 @@ int main(int argc, char** argv) {
   the_rest_of_a_record_is_buffered(s, dir + "/stream-server.pem");
   a_server_gone_fails_sends_without_sigpipe(s, dir + "/stream-server.pem");
   the_certificate_is_verified(s, dir + "/stream-server.pem", dir + "/stream-other.pem");
+  a_missing_default_trust_store_falls_back_to_a_distributions_bundle(dir);
   close(s.listener);
   return gpupool::remote::test::finish("tls_stream");
 }
