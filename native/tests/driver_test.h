@@ -340,4 +340,14 @@ inline CUresult launch_saxpy(CUfunction saxpy, CUstream stream, int n, float a, 
   return cuLaunchKernel(saxpy, grid, 1, 1, block, 1, 1, 0, stream, args, nullptr);
 }
 
+// The properties of pinned memory on `dev` for cuMemCreate (the VMM tests).
+inline CUmemAllocationProp device_prop(CUdevice dev) {
+  CUmemAllocationProp prop;
+  std::memset(&prop, 0, sizeof prop);
+  prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
+  prop.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+  prop.location.id = dev;
+  return prop;
+}
+
 }  // namespace dt

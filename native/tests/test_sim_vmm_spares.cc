@@ -30,15 +30,6 @@ int sim_memfds() {
   return n;
 }
 
-CUmemAllocationProp prop_on(CUdevice dev) {
-  CUmemAllocationProp prop;
-  std::memset(&prop, 0, sizeof prop);
-  prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
-  prop.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
-  prop.location.id = dev;
-  return prop;
-}
-
 size_t free_memory() {
   size_t free_bytes = 0, total = 0;
   CHECK_CU(cuMemGetInfo(&free_bytes, &total), CUDA_SUCCESS);
@@ -47,7 +38,7 @@ size_t free_memory() {
 
 // Creates `size` bytes, maps them at `va` read/write, copies `fill` in and back; the handle.
 CUmemGenericAllocationHandle create_and_use(CUdevice dev, CUdeviceptr va, size_t size, unsigned char fill) {
-  CUmemAllocationProp prop = prop_on(dev);
+  CUmemAllocationProp prop = dt::device_prop(dev);
   CUmemGenericAllocationHandle h = 0;
   REQUIRE_CU(cuMemCreate(&h, size, &prop, 0), CUDA_SUCCESS);
   REQUIRE_CU(cuMemMap(va, size, 0, h, 0), CUDA_SUCCESS);
@@ -72,7 +63,7 @@ void unmap_and_release(CUdeviceptr va, size_t size, CUmemGenericAllocationHandle
 
 int main() {
   CUdevice dev = dt::init_primary();
-  CUmemAllocationProp prop = prop_on(dev);
+  CUmemAllocationProp prop = dt::device_prop(dev);
   size_t gran = 0, total = 0;
   REQUIRE_CU(cuMemGetAllocationGranularity(&gran, &prop, CU_MEM_ALLOC_GRANULARITY_MINIMUM), CUDA_SUCCESS);
   REQUIRE_CU(cuDeviceTotalMem(&total, dev), CUDA_SUCCESS);
@@ -95,7 +86,7 @@ int main() {
   CHECK_EQ(sim_memfds(), 1);
   CHECK_EQ(free_memory(), free_before - small);
   dt::section("another size gets memory of its own");
-  CUmemAllocationProp other = prop_on(dev);
+  CUmemAllocationProp other = dt::device_prop(dev);
   CUmemGenericAllocationHandle h2 = 0;
   CHECK_CU(cuMemCreate(&h2, 2 * gran, &other, 0), CUDA_SUCCESS);
   CHECK_EQ(sim_memfds(), 2);

@@ -9,15 +9,6 @@
 
 namespace {
 
-CUmemAllocationProp device_prop(CUdevice dev) {
-  CUmemAllocationProp prop;
-  std::memset(&prop, 0, sizeof prop);
-  prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
-  prop.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
-  prop.location.id = dev;
-  return prop;
-}
-
 CUmemAccessDesc read_write(CUdevice dev) {
   CUmemAccessDesc desc;
   std::memset(&desc, 0, sizeof desc);
@@ -35,7 +26,7 @@ size_t free_memory() {
 
 size_t check_granularity(CUdevice dev) {
   dt::section("granularity");
-  CUmemAllocationProp prop = device_prop(dev);
+  CUmemAllocationProp prop = dt::device_prop(dev);
   size_t minimum = 0, recommended = 0;
   CHECK_CU(cuMemGetAllocationGranularity(&minimum, &prop, CU_MEM_ALLOC_GRANULARITY_MINIMUM),
            CUDA_SUCCESS);
@@ -51,7 +42,7 @@ size_t check_granularity(CUdevice dev) {
 void check_map_twice(CUdevice dev, size_t gran) {
   dt::section("one allocation mapped at two addresses");
   const size_t size = 2 * gran;
-  CUmemAllocationProp prop = device_prop(dev);
+  CUmemAllocationProp prop = dt::device_prop(dev);
   size_t free0 = free_memory();
   CUmemGenericAllocationHandle h = 0;
   REQUIRE_CU(cuMemCreate(&h, size, &prop, 0), CUDA_SUCCESS);
@@ -127,7 +118,7 @@ void check_map_twice(CUdevice dev, size_t gran) {
 
 void check_two_in_one_range(CUdevice dev, size_t gran) {
   dt::section("two allocations back to back in one reservation");
-  CUmemAllocationProp prop = device_prop(dev);
+  CUmemAllocationProp prop = dt::device_prop(dev);
   CUmemGenericAllocationHandle h1 = 0, h2 = 0;
   REQUIRE_CU(cuMemCreate(&h1, gran, &prop, 0), CUDA_SUCCESS);
   REQUIRE_CU(cuMemCreate(&h2, 2 * gran, &prop, 0), CUDA_SUCCESS);
@@ -171,7 +162,7 @@ void check_two_in_one_range(CUdevice dev, size_t gran) {
 
 void check_errors(CUdevice dev, size_t gran, int count) {
   dt::section("sizes that are not multiples of the granularity");
-  CUmemAllocationProp prop = device_prop(dev);
+  CUmemAllocationProp prop = dt::device_prop(dev);
   CUmemGenericAllocationHandle h = 0;
   // "The size of this allocation must be a multiple of the value given via
   // cuMemGetAllocationGranularity with the CU_MEM_ALLOC_GRANULARITY_MINIMUM flag."
@@ -214,7 +205,7 @@ void check_errors(CUdevice dev, size_t gran, int count) {
 // here loses nothing else.
 void check_null_outputs(CUdevice dev) {
   dt::section("NULL output pointers");
-  CUmemAllocationProp prop = device_prop(dev);
+  CUmemAllocationProp prop = dt::device_prop(dev);
   size_t minimum = 0;
   CHECK_CU(cuMemGetAllocationGranularity(&minimum, nullptr, CU_MEM_ALLOC_GRANULARITY_MINIMUM),
            CUDA_ERROR_INVALID_VALUE);
