@@ -101,14 +101,8 @@ class SliceSchedulerTest {
 
   @Test
   void theHolderMayQueueAheadOnlyWhileNobodyElseWaits() throws IOException {
-    scheduler(SliceConfig.of(true, QUANTUM, Set.of()));
-    FakeJobRegion a = region("a").process(0, 100, 1);
-    FakeJobRegion b = region("b").process(0, 200, 1);
-    twoJobsOnDevice0(a, b);
-    a.gate(0, 0).waiting(1);
-    scheduler.step(now);
-    scheduler.step(now += MS);
-    assertEquals(1, holder(0));
+    FakeJobRegion[] jobs = aHoldsDevice0();
+    FakeJobRegion a = jobs[0], b = jobs[1];
     a.gate(0, 0).waiting(0).in_flight(5).last_submit_ns(now);
     scheduler.step(now += MS);
     assertEquals(SliceConfig.UNCONTENDED_DEPTH, table.sliceDepth(0), "A alone has work: it may queue ahead");
@@ -212,14 +206,8 @@ class SliceSchedulerTest {
 
   @Test
   void aHolderWithNothingPendingYieldsToAWaiterButKeepsTheDeviceWhenNobodyWaits() throws IOException {
-    scheduler(SliceConfig.of(true, QUANTUM, Set.of()));
-    FakeJobRegion a = region("a").process(0, 100, 1);
-    FakeJobRegion b = region("b").process(0, 200, 1);
-    twoJobsOnDevice0(a, b);
-    a.gate(0, 0).waiting(1);
-    scheduler.step(now);
-    scheduler.step(now += MS);
-    assertEquals(1, holder(0));
+    FakeJobRegion[] jobs = aHoldsDevice0();
+    FakeJobRegion a = jobs[0], b = jobs[1];
     a.gate(0, 0).waiting(0).last_submit_ns(now);
     for (int i = 0; i < 200; i++) scheduler.step(now += MS); // 4 quanta, idle, nobody waits
     assertEquals(1, holder(0));
@@ -231,14 +219,8 @@ class SliceSchedulerTest {
 
   @Test
   void aDrainThatNeverEndsTimesOut() throws IOException {
-    scheduler(SliceConfig.of(true, QUANTUM, Set.of()));
-    FakeJobRegion a = region("a").process(0, 100, 1);
-    FakeJobRegion b = region("b").process(0, 200, 1);
-    twoJobsOnDevice0(a, b);
-    a.gate(0, 0).waiting(1);
-    scheduler.step(now);
-    scheduler.step(now += MS);
-    assertEquals(1, holder(0));
+    FakeJobRegion[] jobs = aHoldsDevice0();
+    FakeJobRegion a = jobs[0], b = jobs[1];
     a.gate(0, 0).waiting(0).in_flight(0xFFFFFFF0).device_ns(QUANTUM); // nonsense that never drains
     b.gate(0, 0).waiting(1);
     scheduler.step(now += QUANTUM);
@@ -290,6 +272,19 @@ class SliceSchedulerTest {
   }
 
   /** Jobs 1 ({@code a}) and 2 ({@code b}), 1 GiB each on device 0. */
+  /** Jobs A (pid 100) and B (pid 200) on device 0, A granted it after waiting at its gate: {A, B}. */
+  private FakeJobRegion[] aHoldsDevice0() throws IOException {
+    scheduler(SliceConfig.of(true, QUANTUM, Set.of()));
+    FakeJobRegion a = region("a").process(0, 100, 1);
+    FakeJobRegion b = region("b").process(0, 200, 1);
+    twoJobsOnDevice0(a, b);
+    a.gate(0, 0).waiting(1);
+    scheduler.step(now);
+    scheduler.step(now += MS);
+    assertEquals(1, holder(0));
+    return new FakeJobRegion[] {a, b};
+  }
+
   private void twoJobsOnDevice0(FakeJobRegion a, FakeJobRegion b) {
     scheduler.setJobs(List.of(a.job(1, 0, 1, new int[] {0}, new long[] {GIB}), b.job(2, 1, 1, new int[] {0}, new long[] {GIB})));
   }
